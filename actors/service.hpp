@@ -83,6 +83,11 @@ class service {
   /// Called once before the first request, and again after the instance was restarted or
   /// migrated with its collections restored: rebuild in-memory caches from ctx.state() here.
   virtual void on_start(service_context& ctx) { (void)ctx; }
+  /// Writes in-memory state that changed since the last flush into ctx.state(). The runtime
+  /// calls it before it commits the collections, that is before it acknowledges the requests
+  /// handled since the last flush, and before a migration exports the state. Services that
+  /// write their collections directly in handle() need not override it.
+  virtual void flush(service_context& ctx) { (void)ctx; }
 };
 
 /// What a kind expects as request payload.

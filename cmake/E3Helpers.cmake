@@ -13,11 +13,11 @@ endif()
 # e3_component_flags(<target>): warnings and the repository root on the include path, so
 # headers are named by folder: #include "topology/topology.hpp".
 function(e3_component_flags target)
-  target_compile_options(${target} PRIVATE ${E3_WARNINGS})
   get_target_property(type ${target} TYPE)
   if(type STREQUAL "INTERFACE_LIBRARY")
     target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR})
   else()
+    target_compile_options(${target} PRIVATE ${E3_WARNINGS})
     target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
   endif()
 endfunction()
