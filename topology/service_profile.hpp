@@ -1,0 +1,60 @@
+// Service profiles: per microservice kind, how much CPU a request costs on each kind of core,
+// how much power the SmartNIC draws running it, and its memory footprint.
+//
+// The starting profile of every kind is its row of Table 1 (random 512 B requests at peak
+// throughput). A measured profile (execution time per request at several sizes and memory
+// footprint, measured on this machine by `e3 bench services --write-profiles`) replaces the
+// host time and the memory when present; the SmartNIC figure then keeps Table 1's
+// SmartNIC-to-host ratio, since there is no SmartNIC here to measure.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "topology/hardware.hpp"
+
+namespace e3::topo {
+
+/// One kind's profile. Times are CPU microseconds per request on ONE core.
+struct service_profile {
+  std::string kind;         ///< registry name, e.g. "nat"
+  std::string table1_name;  ///< Table 1 row, e.g. "NATv4"
+  bool stateful = false;    ///< Table 2
+  bool host_only = false;   ///< must run on a host (SQL: its engine cannot live in reliable collections, §4)
+  /// µs per 512 B request on one Beefy Xeon core (2.5 GHz): Table 1 DPDK cores / DPDK RPS,
+  /// or measured here.
+  double host_us = 0;
+  /// µs per 512 B request on one LiquidIO cnMIPS core: 12 cores / Table 1 SmartNIC RPS (it
+  /// includes the card's accelerators), scaled like host_us when a measured profile exists.
+  double nic_us = 0;
+  double nic_active_w = 0;   ///< Table 1 SmartNIC active power running this kind (W)
+  double host_active_w = 0;  ///< Table 1 DPDK host active power at peak (W), for reference
+  int host_cores = 0;        ///< Table 1 DPDK active cores, for reference
+  double memory_mb = 0;      ///< footprint of one instance (estimate, or measured)
+  /// Measured host µs per request at request sizes (bytes), ascending; empty for Table 1 only.
+  std::vector<std::pair<double, double>> size_curve;
+  std::string source;        ///< "Table 1" or "measured: …"
+
+  /// µs per request of `size_bytes` on one core of the given type and clock. With a measured
+  /// curve, interpolates it linearly (clamped at the ends); otherwise the 512 B figure.
+  double cost_us(core_type t, double clock_ghz, double size_bytes = 512) const;
+  /// How many times slower one core of that type is than a 2.5 GHz Xeon core for this kind.
+  double slowdown(core_type t, double clock_ghz) const;
+};
+
+/// Every kind's profile (Table 1, with measured data applied where it exists), in Table 1 order.
+const std::vector<service_profile>& service_profiles();
+
+/// The profile of `kind`, or nullptr.
+const service_profile* find_service_profile(std::string_view kind);
+
+/// The profile of `kind`; throws std::invalid_argument naming it and listing the known kinds.
+const service_profile& service_profile_of(std::string_view kind);
+
+/// Builds profiles from Table 1's CSV text and an optional measured-profile CSV
+/// (`kind,size_bytes,host_us,memory_mb,source`). Exposed for tests.
+std::vector<service_profile> build_service_profiles(std::string_view table1_csv, std::string_view measured_csv);
+
+}  // namespace e3::topo
