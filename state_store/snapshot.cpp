@@ -84,8 +84,15 @@ std::string encode_snapshot(const snapshot_contents& c) {
 }
 
 snapshot_contents decode_snapshot(std::string_view bytes) {
-  if (bytes.substr(0, magic.size()) != magic)
+  if (bytes.substr(0, magic.size()) != magic) {
+    if (bytes.substr(0, 8) == "E3RSNAP1")
+      throw state_error("snapshot at byte 0: this is a RocksDB-store snapshot (E3RSNAP1); the "
+                        "memory store imports only portable E3SNAP01 snapshots (made by "
+                        "rocksdb_collections::export_portable_snapshot)");
+    if (bytes.substr(0, 4) == "E3RM")
+      throw state_error("snapshot at byte 0: this is a replication message (E3RM), not a snapshot");
     throw state_error("corrupt snapshot at byte 0: bad magic (not an E3 snapshot)");
+  }
   reader r(bytes.substr(magic.size()));
   snapshot_contents c;
   auto n = r.u64("collection count");

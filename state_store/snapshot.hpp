@@ -19,7 +19,8 @@ struct snapshot_contents {
 std::string encode_snapshot(const snapshot_contents& c);
 
 /// Decodes encode_snapshot's output. Throws state_error naming the byte offset and the problem
-/// (bad magic, truncated, length past the end, duplicate name, trailing bytes).
+/// (bad magic, truncated, length past the end, duplicate name, trailing bytes); a RocksDB-store
+/// snapshot (E3RSNAP1, rocksdb_store.hpp) is named as such.
 snapshot_contents decode_snapshot(std::string_view bytes);
 
 }  // namespace e3::state
