@@ -20,6 +20,13 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
   return x;
 }
 
+// Half a round trip's worth of stack cost at one end of a switched path: a SmartNIC end is
+// as cheap as Fig. 3's SmartNIC-SmartNIC case, a host end as the host-host case.
+double end_rtt_us(const latency_model& L, const compute_node& n) {
+  return n.kind == node_kind::smartnic ? L.host_host_tor_rtt_us * L.nic_nic_tor_rtt_ratio / 2
+                                       : L.host_host_tor_rtt_us / 2;
+}
+
 struct preset_def {
   const char* name;
   std::vector<std::string> servers;
@@ -234,18 +241,16 @@ double cluster::one_way_latency_us(node_id a, node_id b) const {
     return L.local_rtt_us / 2;
   if (k == path_kind::pcie)
     return L.host_host_tor_rtt_us * L.pcie_rtt_ratio / 2;
-  // Through switches: each end pays its own stack; a SmartNIC end is as cheap as Fig. 3's
-  // SmartNIC-SmartNIC case, a host end as the host-host case.
-  auto end_cost = [&](const compute_node& n) {
-    return n.kind == node_kind::smartnic ? L.host_host_tor_rtt_us * L.nic_nic_tor_rtt_ratio / 2
-                                         : L.host_host_tor_rtt_us / 2;
-  };
-  double rtt = end_cost(x) + end_cost(y);
+  double rtt = end_rtt_us(L, x) + end_rtt_us(L, y);
   if (k == path_kind::aggregation)
     rtt += 2 * L.per_switch_hop_rtt_us;
   else if (k == path_kind::core)
     rtt += 4 * L.per_switch_hop_rtt_us;
   return rtt / 2;
+}
+
+double cluster::client_one_way_latency_us(node_id n) const {
+  return (latency_.host_host_tor_rtt_us / 2 + end_rtt_us(latency_, nodes_[n])) / 2;
 }
 
 std::vector<level> cluster::levels(node_id n) const {

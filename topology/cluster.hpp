@@ -129,11 +129,18 @@ class cluster {
   const std::vector<rack_info>& racks() const { return racks_; }        ///< all racks
   const std::vector<port_info>& ports() const { return ports_; }        ///< all switch ports
   int pods() const { return pods_; }                                     ///< FatTree pods
+  /// Every SmartNIC node, in cluster order.
+  std::span<const node_id> smartnics() const { return all_smartnics_; }
+  /// Every host node, in cluster order.
+  std::span<const node_id> hosts() const { return all_hosts_; }
 
   /// The physical path between two nodes.
   path_kind path(node_id a, node_id b) const;
   /// Modelled one-way latency between two nodes, µs (half the round trip of latency_model).
   double one_way_latency_us(node_id a, node_id b) const;
+  /// Modelled one-way latency between a client (a host on another server of the rack, as the
+  /// paper's client machines) and node `n`, µs.
+  double client_one_way_latency_us(node_id n) const;
   /// The latency model in use.
   const latency_model& latencies() const { return latency_; }
 

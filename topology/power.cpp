@@ -30,4 +30,16 @@ double modelled_power_w(const compute_node& n, const node_activity& a) {
   return p.idle_w + (a.hosts_services ? p.active_w_full : 0.0);
 }
 
+double active_joules_per_request(const service_profile& kind, const compute_node& n, double request_bytes) {
+  double seconds = kind.cost_us(n.cores_type, n.clock_ghz, request_bytes) * 1e-6;
+  double watts_per_core = 0;
+  if (n.kind == node_kind::smartnic)
+    watts_per_core = kind.nic_active_w / n.cores;
+  else if (n.power.sleeps_idle_cores)
+    watts_per_core = n.power.active_w_per_core;
+  else
+    watts_per_core = n.power.active_w_full / n.cores;
+  return seconds * watts_per_core;
+}
+
 }  // namespace e3::topo

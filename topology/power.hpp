@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "topology/cluster.hpp"
+#include "topology/service_profile.hpp"
 
 namespace e3::topo {
 
@@ -26,5 +27,10 @@ double smartnic_active_w(const std::vector<std::pair<std::string, double>>& kind
 /// per-core active power of its busy cores; for cores that cannot sleep (SmartNIC, Wimpy), the
 /// full active power whenever it hosts a service.
 double modelled_power_w(const compute_node& n, const node_activity& a);
+
+/// Modelled active energy (J) one request of `kind` costs on node `n`: its CPU time there times
+/// the active power of one busy core (a SmartNIC core: Table 1's active power of the kind / 12).
+/// Lower is more energy-efficient; HCM's best fit prefers such nodes.
+double active_joules_per_request(const service_profile& kind, const compute_node& n, double request_bytes = 512);
 
 }  // namespace e3::topo

@@ -6,6 +6,8 @@ namespace e3::cli {
 
 /// `e3 svc <service> ...`: a microservice on files, without a cluster.
 int svc(int argc, char** argv);
+/// `e3 place --app FILE --cluster PRESET [--algo hcm] [--json]`: placement and its evaluation.
+int place(int argc, char** argv);
 /// `e3 bench <name> ...`: runs the benchmark program e3-bench-<name> next to this program.
 int bench(const char* self, int argc, char** argv);
 

@@ -13,6 +13,7 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: e3 <command> [options]\n"
          "commands:\n"
+         "  place --app FILE --cluster PRESET   place an app with HCM and evaluate it\n"
          "  svc <service> ...   run one microservice on files, without a cluster (e3 svc --list)\n"
          "  bench <name> ...    run a benchmark (e3 bench --list)\n"
          "Run `e3 <command> --help` for a command's options.\n";
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
     usage(std::cout);
     return 0;
   }
+  if (cmd == "place")
+    return e3::cli::place(argc - 1, argv + 1);
   if (cmd == "svc")
     return e3::cli::svc(argc - 1, argv + 1);
   if (cmd == "bench")
