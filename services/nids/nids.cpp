@@ -17,11 +17,6 @@
 namespace e3::services::nids {
 namespace {
 
-/// States with at most this BFS depth always get a full row.
-constexpr std::uint32_t dense_depth = 1;
-/// A deeper state whose own plus inherited edges exceed this gets a full row too.
-constexpr std::size_t max_sparse_edges = 6;
-
 std::uint8_t lower(std::uint8_t c) { return c >= 'A' && c <= 'Z' ? std::uint8_t(c + 32) : c; }
 
 int hex_value(char c) {
@@ -189,7 +184,7 @@ std::vector<pattern> default_patterns() {
   return out;
 }
 
-automaton::automaton(std::vector<pattern> patterns) : patterns_(std::move(patterns)) {
+automaton::automaton(std::vector<pattern> patterns, layout l) : patterns_(std::move(patterns)) {
   trie raw, folded;
   for (std::uint32_t i = 0; i < patterns_.size(); ++i)
     (patterns_[i].nocase ? folded : raw).insert(patterns_[i].bytes, i);
@@ -259,7 +254,7 @@ automaton::automaton(std::vector<pattern> patterns) : patterns_(std::move(patter
           edges.push_back(e);
       std::sort(edges.begin(), edges.end());
     }
-    if (p == 0 || depth <= dense_depth || edges.size() > max_sparse_edges) {
+    if (p == 0 || depth <= l.dense_depth || edges.size() > l.max_sparse_edges) {
       std::array<std::uint32_t, 256> row{};
       if (p != 0)
         for (int c = 0; c < 256; ++c)

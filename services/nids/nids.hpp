@@ -59,8 +59,15 @@ std::vector<pattern> default_patterns();
 /// number of threads and service instances.
 class automaton {
  public:
+  /// Layout choices: which states get a full 256-entry row.
+  struct layout {
+    std::uint32_t dense_depth = 2;       ///< every state this close to the start is dense
+    std::uint32_t max_sparse_edges = 6;  ///< a deeper state with more edges than this is dense
+  };
   /// Compiles `patterns` (ids are their indices).
-  explicit automaton(std::vector<pattern> patterns);
+  explicit automaton(std::vector<pattern> patterns) : automaton(std::move(patterns), layout{}) {}
+  /// Compiles `patterns` with a chosen table layout (the matches do not depend on it).
+  automaton(std::vector<pattern> patterns, layout l);
 
   /// Number of hits in `data` (every (pattern, end) occurrence). The fast path.
   std::uint64_t count(std::span<const std::uint8_t> data) const;

@@ -127,10 +127,13 @@ TEST(Nids, AutomatonAgreesWithBruteForceOnRandomPatternsAndPayloads) {
     }
     auto pats = parse_patterns(tsv, "random");
     automaton ac(pats);
+    automaton all_sparse(pats, {0, 1000}), all_dense(pats, {1000, 0});
     for (int k = 0; k < 20; ++k) {
       std::string data = random_string(rng() % 300);
       auto view = e3::as_bytes_view(data);
       ASSERT_EQ(ac.count(view), brute_force(pats, data)) << "round " << round;
+      ASSERT_EQ(all_sparse.count(view), ac.count(view));
+      ASSERT_EQ(all_dense.count(view), ac.count(view));
       std::uint64_t listed = 0;
       ac.scan(view, [&](std::uint32_t id, std::size_t end) {
         const auto& p = pats[id];
