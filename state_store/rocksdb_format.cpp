@@ -292,12 +292,9 @@ repl_message decode_message(std::string_view bytes) {
   return m;
 }
 
-std::string encode_pack(const pack_header& h) {
-  std::size_t total = 0;
-  for (const auto& f : h.files)
-    total += f.bytes.size();
+std::string encode_pack_header(const pack_header& h) {
   byte_writer w;
-  w.bytes().reserve(256 + h.files.size() * 128 + total);
+  w.bytes().reserve(256 + h.files.size() * 128);
   w.raw(pack_magic);
   w.u32(1);
   w.str(h.comparator);
@@ -309,17 +306,30 @@ std::string encode_pack(const pack_header& h) {
   for (const auto& f : h.files) {
     w.str(f.name);
     w.u32(f.level);
-    w.u64(f.bytes.size());
+    w.u64(f.size);
     w.u64(f.smallest_seqno);
     w.u64(f.largest_seqno);
     w.str(f.smallest_key);
     w.str(f.largest_key);
-    w.u32(crc32c(f.bytes));
+    w.u32(f.crc);
   }
   w.u32(crc32c(w.bytes()));
-  for (const auto& f : h.files)
-    w.raw(f.bytes);
   return std::move(w.bytes());
+}
+
+std::string encode_pack(const pack_header& h) {
+  auto with_sums = h;
+  std::size_t total = 0;
+  for (auto& f : with_sums.files) {
+    f.size = f.bytes.size();
+    f.crc = crc32c(f.bytes);
+    total += f.size;
+  }
+  auto out = encode_pack_header(with_sums);
+  out.reserve(out.size() + total);
+  for (const auto& f : h.files)
+    out.append(f.bytes);
+  return out;
 }
 
 namespace {

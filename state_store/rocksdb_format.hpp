@@ -179,6 +179,8 @@ struct pack_file {
   std::uint64_t largest_seqno = 0;     ///< …
   std::string smallest_key;            ///< user keys the file spans
   std::string largest_key;             ///< …
+  std::uint64_t size = 0;              ///< bytes (encode_pack_header; else bytes.size())
+  std::uint32_t crc = 0;               ///< crc32c of the bytes (encode_pack_header)
   std::string_view bytes;              ///< the file (a view into the pack or the source)
 };
 
@@ -193,6 +195,10 @@ struct pack_header {
 
 /// Packs header and files.
 std::string encode_pack(const pack_header& h);
+/// Only the header of a pack, with each file's `size` and `crc` as given: the files' bytes
+/// follow it in order. Its length does not depend on the sizes and checksums, so a writer can
+/// reserve it, append the files, then write the real header over it.
+std::string encode_pack_header(const pack_header& h);
 /// Unpacks and checks a pack (every length, level, file name, both checksums, no trailing
 /// bytes); the files' views point into `bytes`. Throws state_error "corrupt RocksDB snapshot
 /// at byte N: …".

@@ -38,6 +38,9 @@
 // CreateColumnFamilyWithImport) and the portable "E3SNAP01" of snapshot.hpp (what the memory
 // store exports; written key by key). The memory store imports only E3SNAP01 and names the
 // kind it got otherwise; `export_portable_snapshot()` makes one from a RocksDB instance.
+// An import builds a new column family and switches the catalog to it with one synced write;
+// the replaced family is dropped later (next open_collections, flush, or close), off the
+// import's critical path.
 //
 // Errors. Everything wrong on disk or on the wire — a directory that is not a database, a
 // database of another program, a corrupt MANIFEST, SST or WAL (block checksums are verified on
