@@ -70,6 +70,36 @@ void pqs(entry* a, std::ptrdiff_t lo, std::ptrdiff_t hi, std::ptrdiff_t k, xorsh
     insertion_sort(a + lo, hi - lo);
 }
 
+// Floyd and Rivest's sampling step (CACM 1975), for k much smaller than n: picks from a seeded
+// random sample the element whose rank in the sample puts it, with overwhelming probability, just
+// below the k-th best of the whole array, then moves everything ranking at or above it to the
+// front in one pass (a branch that is rarely taken). Returns the size c of that front part, which
+// then holds the top k whenever c >= k; returns n when the step does not apply (small arrays,
+// large k) or, rarely, when the sample put the pivot above the k-th (the caller then works on
+// the whole array, which is still a permutation of the input).
+std::ptrdiff_t sample_prefilter(entry* a, std::ptrdiff_t n, std::ptrdiff_t k, xorshift& rng) {
+  if (n < 2048 || k > n / 8)
+    return n;
+  auto s = static_cast<std::ptrdiff_t>(std::clamp(0.5 * std::cbrt(double(n) * double(n)), 64.0, double(n) / 4));
+  thread_local std::vector<entry> sample;
+  sample.resize(std::size_t(s));
+  for (auto& e : sample)
+    e = a[rng.next() % std::uint64_t(n)];
+  // The pivot's sample rank: mean number of sampled top-(k-1) elements plus a 3-sigma margin.
+  double mu = double(s) * double(k - 1) / double(n);
+  auto r = std::min<std::ptrdiff_t>(s - 1, static_cast<std::ptrdiff_t>(mu + 3 * std::sqrt(mu) + 3));
+  quickselect(sample, std::size_t(r) + 1, rng.next());
+  entry pivot = sample[0];
+  for (std::ptrdiff_t i = 1; i <= r; ++i)
+    if (ranks_before(pivot, sample[std::size_t(i)]))
+      pivot = sample[std::size_t(i)];
+  std::ptrdiff_t c = 0;
+  for (std::ptrdiff_t i = 0; i < n; ++i)
+    if (!ranks_before(pivot, a[i]))
+      std::swap(a[i], a[c++]);
+  return c >= k ? c : n;
+}
+
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
@@ -80,7 +110,11 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 void partial_quicksort(std::span<entry> v, std::size_t k, std::uint64_t seed) {
   xorshift rng{seed ? seed : 1};
   auto n = static_cast<std::ptrdiff_t>(v.size());
-  pqs(v.data(), 0, n, std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(std::min<std::size_t>(k, v.size())), n), rng);
+  auto kk = static_cast<std::ptrdiff_t>(std::min<std::size_t>(k, v.size()));
+  if (kk == 0)
+    return;
+  n = sample_prefilter(v.data(), n, kk, rng);
+  pqs(v.data(), 0, n, kk, rng);
 }
 
 void quickselect(std::span<entry> v, std::size_t k, std::uint64_t seed) {
@@ -88,7 +122,10 @@ void quickselect(std::span<entry> v, std::size_t k, std::uint64_t seed) {
     return;
   xorshift rng{seed ? seed : 1};
   entry* a = v.data();
-  std::ptrdiff_t lo = 0, hi = static_cast<std::ptrdiff_t>(v.size()), kk = static_cast<std::ptrdiff_t>(k);
+  std::ptrdiff_t kk = static_cast<std::ptrdiff_t>(k);
+  std::ptrdiff_t lo = 0, hi = sample_prefilter(a, static_cast<std::ptrdiff_t>(v.size()), kk, rng);
+  if (hi == kk)
+    return;
   // Invariant: [0, lo) ranks before [lo, n), [0, hi) before [hi, n), and lo <= k <= hi.
   while (hi - lo > small_range) {
     std::ptrdiff_t m = partition(a, lo, hi, rng);

@@ -56,11 +56,14 @@ inline bool ranks_before(const entry& a, const entry& b) {
 /// Partial quicksort (Martínez): rearranges `v` so that v[0..min(k, n)) holds the top k in
 /// ranking order; the rest is left in some order. Hoare partitioning around a pivot drawn from a
 /// seeded generator (deterministic; expected O(n + k log k)), insertion sort below 16 elements,
-/// recursion on the smaller side only (O(log n) stack).
+/// recursion on the smaller side only (O(log n) stack). When k is much smaller than n (n ≥ 2048,
+/// k ≤ n/8), a Floyd–Rivest sampling step first picks a pivot from a seeded sample that almost
+/// surely ranks just below the k-th item and moves the few items at or above it to the front in
+/// one pass; the quicksort then runs on that front part only.
 void partial_quicksort(std::span<entry> v, std::size_t k, std::uint64_t seed = 0x70b5eed);
 
 /// Quickselect (Hoare): rearranges `v` so that v[0..min(k, n)) holds the top k, unordered, and
-/// everything after ranks below them. Same pivot rule as partial_quicksort.
+/// everything after ranks below them. Same pivot rule and sampling step as partial_quicksort.
 void quickselect(std::span<entry> v, std::size_t k, std::uint64_t seed = 0x70b5eed);
 
 /// How a window's items are aggregated.

@@ -130,6 +130,33 @@ TEST(TopK, PartialQuicksortAndQuickselectMatchAFullSort) {
   }
 }
 
+// Large arrays with small k take the Floyd–Rivest sampling step first; results stay exact,
+// including on sorted, reversed and all-tied inputs and with many seeds.
+TEST(TopK, SamplingStepKeepsLargeArraysExact) {
+  std::mt19937_64 rng(5);
+  for (std::size_t n : {2048u, 5000u, 60000u, 100000u}) {
+    for (int shape = 0; shape < 4; ++shape) {
+      std::vector<entry> v(n);
+      for (std::size_t i = 0; i < n; ++i)
+        v[i] = {(i * 2654435761u) % 4294967311u,
+                shape == 0 ? double(rng() % 1000) : shape == 1 ? double(i) : shape == 2 ? -double(i) : 1.0};
+      auto sorted = brute_top(v, n);
+      for (std::size_t k : {1u, 10u, 100u, 250u}) {
+        std::vector<entry> want(sorted.begin(), sorted.begin() + std::ptrdiff_t(k));
+        for (std::uint64_t seed : {1u, 12345u}) {
+          auto a = v;
+          partial_quicksort(a, k, seed);
+          ASSERT_TRUE(std::equal(want.begin(), want.end(), a.begin())) << n << " " << shape << " " << k;
+          auto b = v;
+          quickselect(b, k, seed);
+          std::sort(b.begin(), b.begin() + std::ptrdiff_t(k), ranks_before);
+          ASSERT_TRUE(std::equal(want.begin(), want.end(), b.begin())) << n << " " << shape << " " << k;
+        }
+      }
+    }
+  }
+}
+
 TEST(TopK, InfinitiesAndSignedZerosRankConsistently) {
   double inf = std::numeric_limits<double>::infinity();
   std::vector<entry> v = {{5, 0.0}, {3, -0.0}, {9, inf}, {1, -inf}, {2, 1e308}, {8, inf}};
