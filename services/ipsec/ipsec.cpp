@@ -8,7 +8,6 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "services/common/packet.hpp"
 
 namespace e3::services::ipsec {
 namespace {
@@ -76,16 +75,47 @@ std::uint32_t get32(const std::uint8_t* p) {
   return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
 }
 
-std::uint16_t ipv4_checksum(const std::uint8_t* h) {
-  std::uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2)
-    sum += std::uint32_t(h[i] << 8 | h[i + 1]);
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return std::uint16_t(~sum);
-}
-
 constexpr std::uint8_t zero_iv[16] = {};
+
+/// Where the IP packet of an Ethernet frame starts and how long it says it is: the part of
+/// parse_frame that encapsulation needs (no transport parsing, no tuple), for speed.
+struct ip_location {
+  std::size_t l3 = 0;        ///< offset of the IP header
+  std::size_t len = 0;       ///< IP datagram length per its header
+  std::size_t hdr = 0;       ///< IPv4 header length (IPv6: 40)
+  bool ipv4 = false;         ///< else IPv6
+  std::uint8_t proto = 0;    ///< IPv4 protocol (IPv6: next header)
+  bool fragment = false;     ///< IPv4 fragment (MF set or non-zero offset)
+};
+
+std::optional<ip_location> locate_ip(byte_view f) {
+  const std::size_t n = f.size();
+  if (n < 14)
+    return std::nullopt;
+  std::size_t off = 12;
+  std::uint16_t type = std::uint16_t(f[off] << 8 | f[off + 1]);
+  for (int tags = 0; (type == 0x8100 || type == 0x88a8) && tags < 2; ++tags) {
+    if (n < off + 6)
+      return std::nullopt;
+    off += 4;
+    type = std::uint16_t(f[off] << 8 | f[off + 1]);
+  }
+  off += 2;
+  if (type == 0x0800) {
+    if (n < off + 20 || (f[off] >> 4) != 4)
+      return std::nullopt;
+    std::size_t ihl = std::size_t(f[off] & 0x0f) * 4, total = std::size_t(f[off + 2] << 8 | f[off + 3]);
+    if (ihl < 20 || total < ihl || n < off + ihl)
+      return std::nullopt;
+    return ip_location{off, total, ihl, true, f[off + 9], (std::uint16_t(f[off + 6] << 8 | f[off + 7]) & 0x3fff) != 0};
+  }
+  if (type == 0x86dd) {
+    if (n < off + 40 || (f[off] >> 4) != 6)
+      return std::nullopt;
+    return ip_location{off, 40 + std::size_t(f[off + 4] << 8 | f[off + 5]), 40, false, f[off + 6], false};
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -200,6 +230,17 @@ esp_tunnel::esp_tunnel(const sa_config& sa, std::uint64_t salt)
       throw crypto_error("OpenSSL: AES-128-CBC key setup failed");
     EVP_CIPHER_CTX_set_padding(enc_, 0);
     EVP_CIPHER_CTX_set_padding(dec_, 0);
+    chain_.fill(0);
+    // Outer IPv4 header fields that never change: version/IHL, TTL, protocol, addresses.
+    outer_template_.fill(0);
+    outer_template_[0] = 0x45;
+    outer_template_[8] = 64;
+    outer_template_[9] = 50;  // ESP
+    put32(outer_template_.data() + 12, sa_.tunnel_src);
+    put32(outer_template_.data() + 16, sa_.tunnel_dst);
+    outer_sum_ = 0;
+    for (int i = 0; i < 20; i += 2)
+      outer_sum_ += std::uint32_t(outer_template_[i] << 8 | outer_template_[i + 1]);
   } catch (...) {
     EVP_CIPHER_CTX_free(enc_);
     EVP_CIPHER_CTX_free(dec_);
@@ -214,12 +255,17 @@ esp_tunnel::~esp_tunnel() {
   EVP_MAC_CTX_free(mac_);
 }
 
+void esp_tunnel::reset_encrypt_chain() {
+  EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, zero_iv);
+  chain_.fill(0);
+}
+
 std::string_view esp_tunnel::encapsulate(byte_view frame, byte_buffer& out) {
-  auto p = parse_frame(frame);
-  if (!p || !p->ip)
+  auto p = locate_ip(frame);
+  if (!p)
     return "not an IPv4/IPv6 Ethernet frame";
-  const std::size_t l3 = p->l3_offset;
-  const std::size_t ip_len = p->ip_size;
+  const std::size_t l3 = p->l3;
+  const std::size_t ip_len = p->len;
   if (l3 + ip_len > frame.size())
     return "IP length exceeds the frame (truncated)";
   if (seq_ == UINT32_MAX)
@@ -238,25 +284,34 @@ std::string_view esp_tunnel::encapsulate(byte_view frame, byte_buffer& out) {
   o[l3 - 2] = 0x08;
   o[l3 - 1] = 0x00;
   std::uint8_t* ip = o + l3;
-  ip[0] = 0x45;
-  ip[1] = p->ipv4 ? frame[l3 + 1] : 0;  // copy the DS field
+  // The outer header: constant fields precomputed, checksum finished incrementally.
+  std::memcpy(ip, outer_template_.data(), outer_ipv4_size);
+  const std::uint8_t tos = p->ipv4 ? frame[l3 + 1] : 0;  // copy the DS field
+  ip[1] = tos;
   put16(ip + 2, std::uint16_t(outer_len));
   put16(ip + 4, std::uint16_t(seq));
-  ip[6] = ip[7] = 0;
-  ip[8] = 64;
-  ip[9] = 50;  // ESP
-  ip[10] = ip[11] = 0;
-  put32(ip + 12, sa_.tunnel_src);
-  put32(ip + 16, sa_.tunnel_dst);
-  put16(ip + 10, ipv4_checksum(ip));
+  std::uint32_t sum = outer_sum_ + tos + std::uint32_t(outer_len) + (seq & 0xffff);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  put16(ip + 10, std::uint16_t(~sum));
 
   std::uint8_t* esp = ip + outer_ipv4_size;
   put32(esp, sa_.spi);
   put32(esp + 4, seq);
   std::uint8_t* iv = esp + esp_header_size;
-  std::memcpy(iv, &salt_, 8);
-  put32(iv + 8, 0);
-  put32(iv + 12, seq);
+  std::uint8_t nonce[16];
+  std::memcpy(nonce, &salt_, 8);
+  put32(nonce + 8, 0);
+  put32(nonce + 12, seq);
+  // The context's CBC chain holds the previous packet's last ciphertext block (chain_):
+  // encrypting nonce ^ chain_ as the first block yields AES_K(nonce), the packet's IV, and
+  // chains the payload from it, without re-initialising the context per packet.
+  std::uint64_t a[2], b[2];
+  std::memcpy(a, nonce, 16);
+  std::memcpy(b, chain_.data(), 16);
+  a[0] ^= b[0];
+  a[1] ^= b[1];
+  std::memcpy(iv, a, 16);
   std::uint8_t* pt = iv + esp_iv_size;
   std::memcpy(pt, frame.data() + l3, ip_len);
   for (std::size_t i = 0; i < pad; ++i)
@@ -264,11 +319,12 @@ std::string_view esp_tunnel::encapsulate(byte_view frame, byte_buffer& out) {
   pt[ip_len + pad] = std::uint8_t(pad);
   pt[ip_len + pad + 1] = p->ipv4 ? 4 : 41;
 
-  // CBC over nonce | plaintext with IV 0: the first block becomes AES_K(nonce), the packet's IV.
   int n = 0;
-  if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, zero_iv) != 1 ||
-      EVP_EncryptUpdate(enc_, iv, &n, iv, int(esp_iv_size + pt_len)) != 1 || std::size_t(n) != esp_iv_size + pt_len)
+  if (EVP_EncryptUpdate(enc_, iv, &n, iv, int(esp_iv_size + pt_len)) != 1 || std::size_t(n) != esp_iv_size + pt_len) {
+    reset_encrypt_chain();
     return "OpenSSL AES-128-CBC encryption failed";
+  }
+  std::memcpy(chain_.data(), pt + pt_len - 16, 16);
   std::uint8_t md[EVP_MAX_MD_SIZE];
   std::size_t md_len = 0;
   const std::size_t auth_len = esp_header_size + esp_iv_size + pt_len;
@@ -281,18 +337,18 @@ std::string_view esp_tunnel::encapsulate(byte_view frame, byte_buffer& out) {
 }
 
 std::string_view esp_tunnel::decapsulate(byte_view frame, byte_buffer& out) {
-  auto p = parse_frame(frame);
-  if (!p || !p->ipv4 || p->tuple.proto != 50)
+  auto p = locate_ip(frame);
+  if (!p || !p->ipv4 || p->proto != 50)
     return "not an IPv4 ESP frame";
-  if (p->l4_offset == 0)
+  if (p->fragment)
     return "fragmented ESP packet (reassembly is not supported)";
-  const std::size_t l3 = p->l3_offset;
-  if (l3 + p->ip_size > frame.size())
+  const std::size_t l3 = p->l3;
+  if (l3 + p->len > frame.size())
     return "IP length exceeds the frame (truncated)";
-  const std::size_t esp_off = p->l4_offset;
-  const std::size_t esp_len = l3 + p->ip_size - esp_off;
+  const std::size_t esp_off = l3 + p->hdr;
+  const std::size_t esp_len = l3 + p->len - esp_off;
   const std::size_t overhead = esp_header_size + esp_iv_size + esp_icv_size;
-  if (esp_len < overhead + 16 || (esp_len - overhead) % 16)
+  if (p->len < p->hdr + overhead + 16 || (esp_len - overhead) % 16)
     return "ESP payload length is not a whole number of AES blocks";
   const std::uint8_t* esp = frame.data() + esp_off;
   if (get32(esp) != sa_.spi)
@@ -310,9 +366,13 @@ std::string_view esp_tunnel::decapsulate(byte_view frame, byte_buffer& out) {
   out.resize(l3 + ct_len);
   std::uint8_t* inner = out.data() + l3;
   int n = 0;
-  if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, esp + esp_header_size) != 1 ||
+  // Feeding the IV as one ciphertext block (output discarded) sets the context's CBC chain to
+  // the IV without re-initialising the context per packet.
+  std::uint8_t discard[16];
+  if (EVP_DecryptUpdate(dec_, discard, &n, esp + esp_header_size, int(esp_iv_size)) != 1 || n != int(esp_iv_size) ||
       EVP_DecryptUpdate(dec_, inner, &n, esp + esp_header_size + esp_iv_size, int(ct_len)) != 1 ||
       std::size_t(n) != ct_len) {
+    EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, zero_iv);
     out.clear();
     return "OpenSSL AES-128-CBC decryption failed";
   }

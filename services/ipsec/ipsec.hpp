@@ -13,9 +13,11 @@
 // IV: CBC needs an unpredictable IV. We use NIST SP 800-38A appendix C's method, IV =
 // AES_K(nonce), with nonce = a random 64-bit per-tunnel salt | 0 | sequence number, so nonces never
 // repeat within a tunnel and (with overwhelming probability) never across tunnels sharing a key.
-// The nonce block is encrypted as the first block of the same CBC call (IV 0), whose first
-// output block is then exactly AES_K(nonce) and the rest is CBC under that IV: one EVP call per
-// packet, no extra cipher context.
+// The nonce block is encrypted as the first block of the payload's CBC call, whose first output
+// block is then exactly AES_K(nonce) and the rest is CBC under that IV: one EVP call per packet,
+// no extra cipher context. The encryption context is never re-initialised per packet: its CBC
+// chain still holds the previous packet's last ciphertext block, which we XOR into the nonce
+// block first. Decryption likewise feeds the packet's IV through the chain as a discarded block.
 //
 // Sequence numbers: a per-`esp_tunnel` counter starting at 1 (32-bit, no extended sequence
 // numbers). The service is stateless (Table 2): the counter is not kept in reliable
@@ -155,9 +157,15 @@ class esp_tunnel {
   const sa_config& sa() const { return sa_; }
 
  private:
+  /// Restarts the encryption chain from a zero IV (after an OpenSSL failure).
+  void reset_encrypt_chain();
+
   sa_config sa_;
   std::uint64_t salt_;
   std::uint32_t seq_ = 0;
+  std::array<std::uint8_t, 16> chain_{};            ///< the encryption context's CBC chaining value
+  std::array<std::uint8_t, 20> outer_template_{};   ///< constant fields of the outer IPv4 header
+  std::uint32_t outer_sum_ = 0;                      ///< their one's-complement sum
   EVP_CIPHER_CTX* enc_;
   EVP_CIPHER_CTX* dec_;
   EVP_MAC_CTX* mac_;

@@ -142,6 +142,12 @@ TEST(Esp, LayoutIvAndIcvCheckIndependently) {
     const std::size_t inner = frame.size() - 14;  // 86 bytes: pad to 96 = 86 + 8 + 2
     EXPECT_EQ(esp.size(), 14 + 20 + 8 + 16 + 96 + 12);
     EXPECT_EQ(p->ip_size, esp.size() - 14);
+    std::uint32_t sum = 0;  // a valid IPv4 header sums to 0xffff
+    for (int i = 0; i < 20; i += 2)
+      sum += std::uint32_t(esp[14 + i] << 8 | esp[15 + i]);
+    sum = (sum & 0xffff) + (sum >> 16);
+    EXPECT_EQ(sum, 0xffffu);
+    EXPECT_EQ(esp[15], frame[15]);  // DS field copied from the inner header
     const std::uint8_t* e = esp.data() + 34;
     EXPECT_EQ(e[0] << 24 | e[1] << 16 | e[2] << 8 | e[3], 0x12345678);
     EXPECT_EQ(std::uint32_t(e[4] << 24 | e[5] << 16 | e[6] << 8 | e[7]), seq);
