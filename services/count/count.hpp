@@ -89,7 +89,8 @@ std::uint64_t hash_key(const K& k) {
   return std::uint64_t(m) ^ std::uint64_t(m >> 64);
 }
 
-/// The bitmap-indexed counter table: keys K, values V (both trivially copyable).
+/// The bitmap-indexed counter table: keys K, values V (both trivially copyable). A slot keeps
+/// its hash, key and value together, so a hit touches one slot (and the bitmap word).
 template <class K, class V>
 class bitmap_counter {
  public:
@@ -116,13 +117,11 @@ class bitmap_counter {
         }
         set(occupied_, i);
         set(dirty_, i);
-        keys_[i] = k;
-        hashes_[i] = h;
-        values_[i] = V{};
+        slots_[i] = entry{h, k, V{}};
         ++size_;
         return i;
       }
-      if (hashes_[i] == h && std::memcmp(&keys_[i], &k, sizeof(K)) == 0) {
+      if (slots_[i].hash == h && std::memcmp(&slots_[i].key, &k, sizeof(K)) == 0) {
         inserted = false;
         set(dirty_, i);
         return i;
@@ -130,19 +129,19 @@ class bitmap_counter {
     }
   }
   /// The value in slot i (from slot() or for_each()).
-  V& value(std::size_t i) { return values_[i]; }
+  V& value(std::size_t i) { return slots_[i].value; }
   /// The value in slot i.
-  const V& value(std::size_t i) const { return values_[i]; }
+  const V& value(std::size_t i) const { return slots_[i].value; }
   /// The key in slot i.
-  const K& key(std::size_t i) const { return keys_[i]; }
+  const K& key(std::size_t i) const { return slots_[i].key; }
   /// The value of k, or nullptr.
   const V* find(const K& k) const {
     std::uint64_t h = hash_key(k);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       if (!test(occupied_, i))
         return nullptr;
-      if (hashes_[i] == h && std::memcmp(&keys_[i], &k, sizeof(K)) == 0)
-        return &values_[i];
+      if (slots_[i].hash == h && std::memcmp(&slots_[i].key, &k, sizeof(K)) == 0)
+        return &slots_[i].value;
     }
   }
   /// Calls f(slot) for every occupied slot (walking the occupancy bitmap).
@@ -159,15 +158,18 @@ class bitmap_counter {
   /// Number of keys.
   std::size_t size() const { return size_; }
   /// Number of slots.
-  std::size_t capacity() const { return keys_.size(); }
+  std::size_t capacity() const { return slots_.size(); }
   /// New keys refused because the table was full.
   std::uint64_t overflow() const { return overflow_; }
   /// Bytes held by the table.
-  std::size_t memory_bytes() const {
-    return capacity() * (sizeof(K) + sizeof(V) + 8) + (occupied_.size() + dirty_.size()) * 8;
-  }
+  std::size_t memory_bytes() const { return capacity() * sizeof(entry) + (occupied_.size() + dirty_.size()) * 8; }
 
  private:
+  struct entry {
+    std::uint64_t hash = 0;
+    K key{};
+    V value{};
+  };
   static bool test(const std::vector<std::uint64_t>& b, std::size_t i) { return (b[i >> 6] >> (i & 63)) & 1; }
   static void set(std::vector<std::uint64_t>& b, std::size_t i) { b[i >> 6] |= std::uint64_t(1) << (i & 63); }
   template <class F>
@@ -177,32 +179,25 @@ class bitmap_counter {
         f(w * 64 + std::size_t(__builtin_ctzll(bits)));
   }
   void resize(std::size_t cap) {
-    std::vector<K> keys(cap);
-    std::vector<V> values(cap);
-    std::vector<std::uint64_t> hashes(cap), occupied(cap / 64), dirty(cap / 64);
+    std::vector<entry> slots(cap);
+    std::vector<std::uint64_t> occupied(cap / 64), dirty(cap / 64);
     std::size_t mask = cap - 1;
     walk(occupied_, [&](std::size_t i) {
-      std::size_t j = hashes_[i] & mask;
+      std::size_t j = slots_[i].hash & mask;
       while (test(occupied, j))
         j = (j + 1) & mask;
       set(occupied, j);
       if (test(dirty_, i))
         set(dirty, j);
-      keys[j] = keys_[i];
-      values[j] = values_[i];
-      hashes[j] = hashes_[i];
+      slots[j] = slots_[i];
     });
-    keys_.swap(keys);
-    values_.swap(values);
-    hashes_.swap(hashes);
+    slots_.swap(slots);
     occupied_.swap(occupied);
     dirty_.swap(dirty);
     mask_ = mask;
   }
 
-  std::vector<K> keys_;
-  std::vector<V> values_;
-  std::vector<std::uint64_t> hashes_;
+  std::vector<entry> slots_;
   std::vector<std::uint64_t> occupied_;
   std::vector<std::uint64_t> dirty_;
   std::size_t mask_ = 0;

@@ -8,15 +8,18 @@
 namespace e3::services::ddos {
 namespace {
 
-/// c·log2(c), tabulated for small c.
-double c_log_c(std::uint64_t c) {
-  static const std::vector<double> table = [] {
-    std::vector<double> t(4096);
-    for (std::size_t i = 1; i < t.size(); ++i)
-      t[i] = double(i) * std::log2(double(i));
-    return t;
-  }();
-  return c < table.size() ? table[c] : double(c) * std::log2(double(c));
+/// (c+1)·log2(c+1) − c·log2(c): what one more occurrence adds to Σ c·log2 c; tabulated for small c.
+const std::vector<double> step_table = [] {
+  std::vector<double> t(4096);
+  for (std::size_t c = 0; c < t.size(); ++c)
+    t[c] = double(c + 1) * std::log2(double(c + 1)) - (c ? double(c) * std::log2(double(c)) : 0.0);
+  return t;
+}();
+
+double step(std::uint64_t c) {
+  if (c < step_table.size())
+    return step_table[c];
+  return double(c + 1) * std::log2(double(c + 1)) - double(c) * std::log2(double(c));
 }
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
@@ -141,7 +144,7 @@ std::uint32_t& entropy_counter::slot(std::uint64_t value) {
 
 void entropy_counter::add(std::uint64_t value) {
   std::uint32_t& c = slot(value);
-  s_ += c_log_c(c + 1) - c_log_c(c);
+  s_ += step(c);
   ++c;
   ++n_;
 }

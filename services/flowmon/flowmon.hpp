@@ -5,7 +5,8 @@
 // d counters. With w = ceil(e/ε) and d = ceil(ln(1/δ)), for every item
 //   true ≤ estimate, and estimate ≤ true + ε·N with probability ≥ 1 − δ,
 // N being the total count. Row hashes are drawn from the pairwise-independent family
-// h(x) = ((a·x + b) mod p) mod w, p = 2^61 − 1, with a, b from a seeded generator: the same
+// h(x) = ((a·x + b) mod p) reduced to [0, w) (by multiply-shift instead of mod w: both split
+// [0, p) into w nearly equal parts), p = 2^61 − 1, with a, b from a seeded generator: the same
 // seed gives the same sketch in every process (needed to migrate it).
 //
 // The item is a flow: the bidirectional five-tuple (addresses and ports in canonical order, and
@@ -105,7 +106,9 @@ class count_min {
     r = (r & p) + (r >> 61);
     if (r >= p)
       r -= p;
-    return std::size_t(r % width_);
+    // r is uniform on [0, p); floor(r·w / 2^61) maps it onto [0, w) with preimages that differ
+    // in size by at most one, as r mod w does, without a division.
+    return std::size_t((static_cast<unsigned __int128>(r) * width_) >> 61);
   }
 
   double eps_, delta_;
