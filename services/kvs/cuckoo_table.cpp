@@ -44,6 +44,13 @@ inline std::size_t alt_bucket(std::size_t b, std::uint8_t tag, std::size_t mask)
 
 inline std::uint8_t tag_at(std::uint32_t tags, int slot) { return static_cast<std::uint8_t>(tags >> (8 * slot)); }
 
+// Slots (bit 8*s+7 set) whose tag byte may equal `tag`: a SWAR zero-byte test of tags ^ tag.
+// A byte above a true match can be flagged too (borrow), so callers confirm with tag_at.
+inline std::uint32_t tag_candidates(std::uint32_t tags, std::uint8_t tag) {
+  std::uint32_t x = tags ^ (0x01010101u * tag);
+  return (x - 0x01010101u) & ~x & 0x80808080u;
+}
+
 inline int empty_slot(std::uint32_t tags) {
   for (int s = 0; s < 4; ++s)
     if (tag_at(tags, s) == 0)
@@ -81,8 +88,17 @@ std::uint64_t hash_key(std::string_view key) {
     n -= 8;
   }
   if (n) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, n);
+    // The last 1..7 bytes without a variable-length copy: two overlapping 4-byte loads, or the
+    // first, middle and last byte (the length is already mixed in).
+    std::uint64_t w;
+    if (n >= 4) {
+      std::uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      w = (std::uint64_t(a) << 32) | b;
+    } else {
+      w = (std::uint64_t(p[0]) << 16) | (std::uint64_t(p[n / 2]) << 8) | p[n - 1];
+    }
     h ^= rotl(w * c1, 31) * c2;
   }
   return fmix(h);
@@ -263,7 +279,8 @@ cuckoo_table::found_item cuckoo_table::probe(std::string_view key, std::uint64_t
   for (int i = 0; i < 2; ++i) {
     const bucket& b = ix->buckets[bs[i]];
     auto tags = b.tags.load(std::memory_order_relaxed);
-    for (int s = 0; s < 4; ++s) {
+    for (auto m = tag_candidates(tags, tag); m; m &= m - 1) {
+      int s = std::countr_zero(m) >> 3;
       if (tag_at(tags, s) != tag)
         continue;
       auto ref = b.refs[s].load(std::memory_order_acquire);
@@ -303,7 +320,8 @@ cuckoo_table::found_item cuckoo_table::find_for_write(const index& ix, std::stri
   for (int i = 0; i < 2; ++i) {
     const bucket& b = ix.buckets[bs[i]];
     auto tags = b.tags.load(std::memory_order_relaxed);
-    for (int s = 0; s < 4; ++s) {
+    for (auto m = tag_candidates(tags, tag); m; m &= m - 1) {
+      int s = std::countr_zero(m) >> 3;
       if (tag_at(tags, s) != tag)
         continue;
       auto ref = b.refs[s].load(std::memory_order_relaxed);
@@ -418,31 +436,42 @@ bool cuckoo_table::find_path_bfs(const index& ix, std::size_t b1, std::size_t b2
   };
   thread_local std::vector<node> nodes;
   nodes.clear();
-  nodes.push_back({b1, -1, -1, 0});
-  if (b2 != b1)
-    nodes.push_back({b2, -1, -1, 0});
+  // Root-to-leaf slots: each node's bucket with the slot its child was reached through, ending
+  // at the empty slot `e` of node `leaf`.
+  auto build = [&](std::int32_t leaf, int e) {
+    path.clear();
+    path.push_back({nodes[std::size_t(leaf)].bucket, e});
+    for (std::int32_t c = leaf; nodes[std::size_t(c)].parent >= 0; c = nodes[std::size_t(c)].parent)
+      path.push_back({nodes[std::size_t(nodes[std::size_t(c)].parent)].bucket, nodes[std::size_t(c)].via});
+    std::reverse(path.begin(), path.end());
+    return true;
+  };
+  for (std::size_t root : {b1, b2}) {
+    if (root == b2 && b2 == b1)
+      break;
+    nodes.push_back({root, -1, -1, 0});
+    int e = empty_slot(ix.buckets[root].tags.load(std::memory_order_relaxed));
+    if (e >= 0)
+      return build(std::int32_t(nodes.size() - 1), e);
+  }
+  // Breadth-first; a bucket is tested for an empty slot as soon as it is reached, so the search
+  // stops one level earlier than testing on expansion would.
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const node n = nodes[i];
-    auto tags = ix.buckets[n.bucket].tags.load(std::memory_order_relaxed);
-    int e = empty_slot(tags);
-    if (e >= 0) {
-      // Root-to-leaf slots: each node's bucket with the slot its child was reached through.
-      path.clear();
-      path.push_back({n.bucket, e});
-      for (std::int32_t c = std::int32_t(i); nodes[c].parent >= 0; c = nodes[c].parent)
-        path.push_back({nodes[nodes[c].parent].bucket, nodes[c].via});
-      std::reverse(path.begin(), path.end());
-      return true;
-    }
     if (n.depth >= opt_.max_path)
       continue;
+    auto tags = ix.buckets[n.bucket].tags.load(std::memory_order_relaxed);
     for (int s = 0; s < 4; ++s) {
       std::size_t alt = alt_bucket(n.bucket, tag_at(tags, s), ix.mask);
       bool on_path = false;
-      for (std::int32_t c = std::int32_t(i); c >= 0 && !on_path; c = nodes[c].parent)
-        on_path = nodes[c].bucket == alt;
-      if (!on_path)
-        nodes.push_back({alt, std::int32_t(i), std::int8_t(s), std::uint8_t(n.depth + 1)});
+      for (std::int32_t c = std::int32_t(i); c >= 0 && !on_path; c = nodes[std::size_t(c)].parent)
+        on_path = nodes[std::size_t(c)].bucket == alt;
+      if (on_path)
+        continue;
+      nodes.push_back({alt, std::int32_t(i), std::int8_t(s), std::uint8_t(n.depth + 1)});
+      int e = empty_slot(ix.buckets[alt].tags.load(std::memory_order_relaxed));
+      if (e >= 0)
+        return build(std::int32_t(nodes.size() - 1), e);
     }
   }
   return false;
