@@ -106,7 +106,7 @@ TEST(TransportPcie, CreateAndAttachAgreeOnSizes) {
 TEST(TransportPcie, CrossProcessDeliveryInOrderWithoutLossOnEveryQueuePair) {
   // Small rings force wrap-around and back-pressure; the child echoes every message back.
   auto name = unique_name("xproc");
-  constexpr std::uint32_t qps = 4, per_qp = 3000;
+  constexpr std::uint32_t qps = 4, per_qp = 1500;
   auto host = endpoint::create(name, {qps, 4096, 0});
   pid_t pid = fork_child([&] {
     auto nic = endpoint::attach(name, {link_config{qps, 4096, 0}, 5s});
@@ -240,7 +240,7 @@ TEST(TransportPcie, ConcurrentProducerAndConsumerThreadsDeliverEverythingInOrder
   auto name = unique_name("threads");
   auto a = endpoint::create(name, {2, 8192, 0}, {false, 2us});
   auto b = endpoint::attach(name, {{}, 0ns, 2us});
-  constexpr std::uint32_t n = 20000;
+  constexpr std::uint32_t n = 8000;
   std::thread producer([&] {
     for (std::uint32_t i = 0; i < n; ++i)
       ASSERT_EQ(a.send(i % 2, bytes_of(payload(i % 2, i / 2)), 10s), status::ok);
