@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,7 +34,14 @@ void start_eal() {
                 " (DPDK needs root here; EAL args: --no-huge --no-pci -m 512 -l 0)";
     return;
   }
-  std::atexit([] { rte_eal_cleanup(); });
+  // EAL leaves its runtime directory (/var/run/dpdk/<prefix>, ~6 MB on tmpfs) behind: remove
+  // it after cleanup, since the prefix is unique to this process.
+  static std::string runtime_dir = rte_eal_get_runtime_dir();
+  std::atexit([] {
+    rte_eal_cleanup();
+    std::error_code ec;
+    std::filesystem::remove_all(runtime_dir, ec);
+  });
 }
 
 std::atomic<unsigned> table_counter{0};

@@ -113,7 +113,8 @@ const char* usage =
     "usage: e3 svc nat --routes FILE[.gz] --lookup FILE\n"
     "         prints addr<TAB>prefix for each address (- when no route matches)\n"
     "       e3 svc nat --routes FILE[.gz] --pcap FILE [--pool PREFIX] [--inside P1,P2,...] [--full-checksum]\n"
-    "         translates a capture and prints what happened to its frames\n";
+    "         translates a capture and prints what happened to its frames (a routes file without\n"
+    "         0.0.0.0/0 refuses destinations it does not cover: add it for a default route)\n";
 
 int svc_main(int argc, char** argv) {
   std::map<std::string, std::string> opt;
