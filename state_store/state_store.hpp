@@ -8,6 +8,9 @@
 //
 // Thread-safety: a `collections` object and everything it hands out belong to one instance,
 // which runs one request at a time; they are not safe for concurrent use.
+//
+// Stores: make_memory_collections() below; the durable, replicated RocksDB store (one per
+// node, with snapshots for migration) is rocksdb_store in state_store/rocksdb_store.hpp.
 #pragma once
 
 #include <cstddef>

@@ -176,7 +176,7 @@ TEST(StoreCorruption, AByteFlipInAnSstNeverGivesWrongContents) {
   auto want = make_store(pristine.path(), 60);
   auto sst_name = fs::path(files_like(pristine.path(), ".sst").back()).filename().string();
   std::mt19937_64 rng(4242);
-  int detected = 0, trials = 24;
+  int detected = 0, trials = 16;
   for (int t = 0; t < trials; ++t) {
     auto dir = work / std::to_string(t);
     fs::copy(pristine.path(), dir, fs::copy_options::recursive);

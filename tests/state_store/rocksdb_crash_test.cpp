@@ -114,7 +114,7 @@ void check_after_crash(const temp_dir& d, std::uint64_t seed, bool sync, std::ui
 
 TEST(CrashConsistency, KillNineWithSyncedCommitsLosesNoAcknowledgedWrite) {
   std::mt19937_64 rng(1001);
-  for (int run = 0; run < 4; ++run) {
+  for (int run = 0; run < 3; ++run) {
     temp_dir d;
     auto seed = rng();
     check_after_crash(d, seed, true, 1 + rng() % 40, static_cast<int>(rng() % 6000));
@@ -124,7 +124,7 @@ TEST(CrashConsistency, KillNineWithSyncedCommitsLosesNoAcknowledgedWrite) {
 // sync = false promises survival of a process crash (not of a machine crash): kill -9 is one.
 TEST(CrashConsistency, KillNineWithUnsyncedCommitsLosesNoAcknowledgedWrite) {
   std::mt19937_64 rng(2002);
-  for (int run = 0; run < 4; ++run) {
+  for (int run = 0; run < 3; ++run) {
     temp_dir d;
     auto seed = rng();
     check_after_crash(d, seed, false, 1 + rng() % 400, static_cast<int>(rng() % 3000));

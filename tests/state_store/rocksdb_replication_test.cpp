@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include <rocksdb/write_batch.h>
 
@@ -240,6 +241,30 @@ TEST(Replication, ImportReachesTheBackupBeforeItReturns) {
   dc->get_table("t").put("z", "1");
   dc->commit();
   EXPECT_TRUE(test::same(dst->contents("svc"), bak->contents("svc")));
+}
+
+// Instances on one node commit from their own threads, and one backup node applies for all of
+// them at once: every backup equals its primary.
+TEST(Replication, ConcurrentInstancesShareOneStoreAndOneBackup) {
+  temp_dir d1, d2;
+  auto primary = rocksdb_store::open(d1.path(), fast());
+  auto backup = rocksdb_store::open(d2.path(), fast());
+  in_process_backup link(*backup);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      auto c = primary->open_collections("svc" + std::to_string(t), &link);
+      write_some(*c, t * 1000, t * 1000 + 300);
+    });
+  for (auto& th : threads)
+    th.join();
+  for (int t = 0; t < 4; ++t) {
+    auto name = "svc" + std::to_string(t);
+    auto want = primary->contents(name);
+    auto got = backup->contents(name);
+    EXPECT_TRUE(test::same(want, got)) << name << ": " << test::first_difference(want, got);
+  }
+  EXPECT_EQ(backup->instances().size(), 4u);
 }
 
 // ---- the message format ----------------------------------------------------------------------
