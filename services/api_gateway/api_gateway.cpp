@@ -12,15 +12,19 @@
 namespace e3::services::api_gateway {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+/// Hex digit values; 0xff for anything else.
+constexpr auto hex_table = [] {
+  struct table {
+    std::uint8_t v[256];
+  } t{};
+  for (auto& x : t.v)
+    x = 0xff;
+  for (int c = 0; c < 10; ++c)
+    t.v['0' + c] = std::uint8_t(c);
+  for (int c = 0; c < 6; ++c)
+    t.v['a' + c] = t.v['A' + c] = std::uint8_t(10 + c);
+  return t;
+}();
 
 }  // namespace
 
@@ -90,27 +94,30 @@ std::string_view to_string(token_status s) {
 
 token_check token_verifier::verify(std::string_view token, std::int64_t now_ns) {
   token_check r;
-  const std::size_t sig_colon = token.rfind(':');
-  if (sig_colon == std::string_view::npos || sig_colon == 0)
+  // The signature is the last 64 characters, after a ':'.
+  if (token.size() < 68 || token[token.size() - 65] != ':')
     return r;
+  const std::size_t sig_colon = token.size() - 65;
   const std::size_t exp_colon = token.rfind(':', sig_colon - 1);
   if (exp_colon == std::string_view::npos || exp_colon == 0)
     return r;
-  std::string_view sig = token.substr(sig_colon + 1);
+  const char* sig = token.data() + sig_colon + 1;
   std::string_view exp = token.substr(exp_colon + 1, sig_colon - exp_colon - 1);
-  if (sig.size() != 64 || exp.empty() || exp.size() > 19)
+  if (exp.empty() || exp.size() > 19)
     return r;
   std::int64_t expiry = 0;
   auto [p, ec] = std::from_chars(exp.data(), exp.data() + exp.size(), expiry);
   if (ec != std::errc() || p != exp.data() + exp.size() || exp[0] == '-' || exp[0] == '+')
     return r;
   std::uint8_t given[32];
+  std::uint8_t bad = 0;
   for (std::size_t i = 0; i < 32; ++i) {
-    int hi = hex_value(sig[2 * i]), lo = hex_value(sig[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return r;
+    std::uint8_t hi = hex_table.v[std::uint8_t(sig[2 * i])], lo = hex_table.v[std::uint8_t(sig[2 * i + 1])];
+    bad |= std::uint8_t(hi | lo);
     given[i] = std::uint8_t(hi << 4 | lo);
   }
+  if (bad & 0xf0)
+    return r;
   auto md = mac_.mac(token.substr(0, sig_colon));
   r.expiry_ns = expiry;
   if (CRYPTO_memcmp(md.data(), given, 32) != 0) {
@@ -142,10 +149,18 @@ bool rate_limiter::allow(std::string_view subject, std::int64_t now_ns) {
   key_.assign(subject);
   auto it = buckets_.find(key_);
   if (it == buckets_.end())
-    it = buckets_.emplace(key_, bucket{cfg_.burst * 1e9, now_ns}).first;
-  bool ok = take(it->second, now_ns, cfg_);
-  dirty_.insert(key_);
-  return ok;
+    it = buckets_.emplace(key_, entry{bucket{cfg_.burst * 1e9, now_ns}, false}).first;
+  if (!it->second.dirty) {
+    it->second.dirty = true;
+    dirty_.push_back(&*it);
+  }
+  return take(it->second.b, now_ns, cfg_);
+}
+
+void rate_limiter::clear_dirty() {
+  for (element* e : dirty_)
+    e->second.dirty = false;
+  dirty_.clear();
 }
 
 bool rate_limiter::full_at(const bucket& b, std::int64_t now_ns) const {

@@ -34,7 +34,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include <openssl/types.h>
 
@@ -108,6 +108,12 @@ bool take(bucket& b, std::int64_t now_ns, const limiter_config& c);
 /// The per-subject buckets with change tracking (for flushing into reliable collections).
 class rate_limiter {
  public:
+  /// A bucket and whether it changed since the last clear_dirty().
+  struct entry {
+    bucket b;            ///< the bucket
+    bool dirty = false;  ///< listed in dirty()
+  };
+
   /// Buckets with the given rate and burst.
   explicit rate_limiter(limiter_config c) : cfg_(c) {}
   /// Decides a request of `subject` at `now_ns`.
@@ -115,22 +121,24 @@ class rate_limiter {
   /// Whether a bucket is full at `now_ns` (then it is equivalent to an absent one).
   bool full_at(const bucket& b, std::int64_t now_ns) const;
   /// The buckets.
-  const std::unordered_map<std::string, bucket>& buckets() const { return buckets_; }
-  /// Subjects whose bucket changed since the last clear_dirty().
-  const std::unordered_set<std::string>& dirty() const { return dirty_; }
+  const std::unordered_map<std::string, entry>& buckets() const { return buckets_; }
+  /// The map's element type: subject and entry.
+  using element = std::pair<const std::string, entry>;
+  /// The buckets changed since the last clear_dirty() (pointers into the map).
+  const std::vector<element*>& dirty() const { return dirty_; }
   /// Forgets the change set.
-  void clear_dirty() { dirty_.clear(); }
-  /// Drops a bucket (e.g. a full one).
+  void clear_dirty();
+  /// Drops a bucket (e.g. a full one). Invalidates its entry in dirty().
   void erase(const std::string& subject) { buckets_.erase(subject); }
-  /// Installs a bucket (restoring state).
-  void put(std::string subject, const bucket& b) { buckets_[std::move(subject)] = b; }
+  /// Installs a bucket (restoring state); not marked dirty.
+  void put(std::string subject, const bucket& b) { buckets_[std::move(subject)] = {b, false}; }
   /// The configuration.
   const limiter_config& config() const { return cfg_; }
 
  private:
   limiter_config cfg_;
-  std::unordered_map<std::string, bucket> buckets_;
-  std::unordered_set<std::string> dirty_;
+  std::unordered_map<std::string, entry> buckets_;
+  std::vector<element*> dirty_;
   std::string key_;  ///< scratch for lookups without allocation
 };
 

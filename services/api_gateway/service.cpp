@@ -80,18 +80,18 @@ void api_gateway_service::on_start(service_context& ctx) {
 void api_gateway_service::flush(service_context& ctx) {
   auto& table = ctx.state().get_table(buckets_table);
   const std::int64_t now = ctx.now_ns();
-  for (const auto& subject : limiter_.dirty()) {
-    auto it = limiter_.buckets().find(subject);
-    if (it == limiter_.buckets().end())
-      continue;
-    if (limiter_.full_at(it->second, now)) {
-      table.erase(subject);
-      limiter_.erase(subject);
+  std::vector<std::string> full;
+  for (const auto* e : limiter_.dirty()) {
+    if (limiter_.full_at(e->second.b, now)) {
+      table.erase(e->first);
+      full.push_back(e->first);
     } else {
-      table.put(subject, state::as_bytes(it->second));
+      table.put(e->first, state::as_bytes(e->second.b));
     }
   }
   limiter_.clear_dirty();
+  for (const auto& s : full)
+    limiter_.erase(s);
 }
 
 namespace {
