@@ -463,12 +463,19 @@ struct rocksdb_store::impl {
     return d;
   }
 
-  /// Builds a column family from a decoded snapshot (not yet in the catalog; its state record
-  /// is written by install()). Cleans up and throws on any problem.
-  built_cf build_cf(const decoded_snapshot& d, std::string_view instance) {
-    if (d.packed)
-      return build_from_pack(d.pack, instance);
-    return build_from_contents(d.portable, instance);
+  /// Replaces the state of `e` by a decoded snapshot, with state id `state` and role `role`:
+  /// in place when import_in_place applies, else through a new column family.
+  void import_into(instance_entry& e, const decoded_snapshot& d, std::size_t snapshot_bytes, state_id state,
+                   instance_role role) {
+    if (e.role == role && import_in_place(e, d, snapshot_bytes, state))
+      return;
+    if (d.packed) {
+      install(e, build_from_pack(d.pack, e.name), state, role);
+      return;
+    }
+    rocksdb::WriteBatch rest;
+    auto b = build_from_contents(d.portable, e.name, rest);
+    install(e, b, state, role, std::move(rest));
   }
 
   built_cf build_from_pack(const rdb::pack_header& h, std::string_view instance) {
@@ -535,46 +542,74 @@ struct rocksdb_store::impl {
     return b;
   }
 
-  built_cf build_from_contents(const snapshot_contents& c, std::string_view instance) {
+  /// Adds the records of `c` for column family `cf` to `wb`; `spill(wb)` is called whenever
+  /// `wb` grows past 4 MB (it may write and clear it).
+  template <class F>
+  void add_contents(rocksdb::ColumnFamilyHandle* cf, const snapshot_contents& c, rocksdb::WriteBatch& wb,
+                    F&& spill) {
+    for (const auto& [name, entries] : c.tables) {
+      check(wb.Put(cf, rdb::meta_key(rdb::table_kind, name), rdb::encode_count(entries.size())), "batch");
+      auto prefix = rdb::entry_prefix(rdb::table_kind, name);
+      for (const auto& [k, v] : entries) {
+        check(wb.Put(cf, rdb::table_key(prefix, k), v), "batch");
+        if (wb.GetDataSize() >= (4u << 20))
+          spill(wb);
+      }
+    }
+    for (const auto& [name, slots] : c.arrays) {
+      check(wb.Put(cf, rdb::meta_key(rdb::array_kind, name), rdb::encode_count(slots.size())), "batch");
+      auto prefix = rdb::entry_prefix(rdb::array_kind, name);
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (slots[i].empty())
+          continue;
+        check(wb.Put(cf, rdb::array_key(prefix, i), slots[i]), "batch");
+        if (wb.GetDataSize() >= (4u << 20))
+          spill(wb);
+      }
+    }
+  }
+
+  /// Builds a new column family from portable contents. Earlier chunks go to the WAL unsynced;
+  /// the last chunk rides in `rest`, which install() writes synced (making them all durable)
+  /// together with the catalog entry that makes the family live.
+  built_cf build_from_contents(const snapshot_contents& c, std::string_view instance,
+                               rocksdb::WriteBatch& rest) {
     auto b = create_cf();
     try {
-      rocksdb::WriteOptions wo;
-      wo.disableWAL = true;  // made durable by the flush below, before the catalog names it
-      rocksdb::WriteBatch wb;
-      auto maybe_write = [&](bool force) {
-        if (wb.GetDataSize() >= (4u << 20) || (force && wb.Count() > 0)) {
-          check(db->Write(wo, &wb), "importing a snapshot of instance " + shown(instance));
-          wb.Clear();
-        }
-      };
-      for (const auto& [name, entries] : c.tables) {
-        check(wb.Put(b.cf, rdb::meta_key(rdb::table_kind, name), rdb::encode_count(entries.size())), "batch");
-        auto prefix = rdb::entry_prefix(rdb::table_kind, name);
-        for (const auto& [k, v] : entries) {
-          check(wb.Put(b.cf, rdb::table_key(prefix, k), v), "batch");
-          maybe_write(false);
-        }
-      }
-      for (const auto& [name, slots] : c.arrays) {
-        check(wb.Put(b.cf, rdb::meta_key(rdb::array_kind, name), rdb::encode_count(slots.size())), "batch");
-        auto prefix = rdb::entry_prefix(rdb::array_kind, name);
-        for (std::size_t i = 0; i < slots.size(); ++i) {
-          if (slots[i].empty())
-            continue;
-          check(wb.Put(b.cf, rdb::array_key(prefix, i), slots[i]), "batch");
-          maybe_write(false);
-        }
-      }
-      // A placeholder state record: install() overwrites it with the real one.
-      check(wb.Put(b.cf, rdb::state_key(), rdb::encode_state({})), "batch");
-      maybe_write(true);
-      rocksdb::FlushOptions fo;
-      check(db->Flush(fo, b.cf), "flushing an imported snapshot of instance " + shown(instance));
+      add_contents(b.cf, c, rest, [&](rocksdb::WriteBatch& wb) {
+        check(db->Write(rocksdb::WriteOptions(), &wb), "importing a snapshot of instance " + shown(instance));
+        wb.Clear();
+      });
     } catch (...) {
       drop_cf(b.cf);
       throw;
     }
     return b;
+  }
+
+  /// The fast import: when `e` holds no entries (a fresh instance, e.g. a migration target
+  /// opened before the blackout) and the snapshot is portable and small, writes it into the
+  /// existing column family as one atomic batch — one WAL write, no new column family, no
+  /// MANIFEST change. False (and nothing changed) when it does not apply.
+  bool import_in_place(instance_entry& e, const decoded_snapshot& d, std::size_t snapshot_bytes,
+                       state_id state) {
+    if (d.packed || !e.cf || snapshot_bytes > (std::size_t(64) << 20))
+      return false;
+    auto metas = read_metas(e.cf, e.name);
+    for (const auto& [_, n] : metas)
+      if (n != 0)
+        return false;
+    rocksdb::WriteBatch wb;
+    for (const auto& [kn, _] : metas) {
+      bool kept = kn.first == rdb::table_kind ? d.portable.tables.count(kn.second) != 0
+                                              : d.portable.arrays.count(kn.second) != 0;
+      if (!kept)
+        check(wb.Delete(e.cf, rdb::meta_key(kn.first, kn.second)), "batch");
+    }
+    add_contents(e.cf, d.portable, wb, [](rocksdb::WriteBatch&) {});
+    check(wb.Put(e.cf, rdb::state_key(), rdb::encode_state(state)), "batch");
+    check(db->Write(write_opts(), &wb), "importing a snapshot of instance " + shown(e.name));
+    return true;
   }
 
   /// Makes `b` the column family of `e` with state `state` and role `role`, durably (one synced
@@ -869,8 +904,7 @@ void rdb_collections::import_snapshot(std::string_view snapshot) {
     if (backup_->apply(entry_->name, rdb::encode_message(m)) != replica_reply::applied)
       throw state_error("instance " + shown(entry_->name) + ": the backup refused the imported state");
   }
-  auto b = store_->build_cf(d, entry_->name);
-  store_->install(*entry_, b, next, instance_role::primary);
+  store_->import_into(*entry_, d, snapshot.size(), next, instance_role::primary);
   load();
 }
 
@@ -1272,7 +1306,7 @@ replica_reply rocksdb_store::apply_replica(std::string_view instance, std::strin
     if (m.kind == 'S') {
       im.drop_retired();  // a resync is no fast path: free earlier replaced states first
       auto d = im.decode_any(m.payload);
-      im.install(*e, im.build_cf(d, instance), m.next, instance_role::replica);
+      im.import_into(*e, d, m.payload.size(), m.next, instance_role::replica);
       e->state = m.next;
       e->state_known = true;
       return replica_reply::applied;
