@@ -119,7 +119,7 @@ TEST(Lpm, RibAgreesWithAnIndependentHashSetLpmOnRandomAndNearBoundaryAddresses) 
 
 TEST(Lpm, RandomTablesWithNestedLongPrefixesAgreeWithTheHashSetLpm) {
   std::mt19937_64 rng(3);
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 2; ++round) {
     std::vector<prefix> ps;
     // Cluster prefixes under a few /16s so they nest and share /24 blocks.
     for (int i = 0; i < 3000; ++i) {
@@ -146,8 +146,7 @@ TEST(Lpm, RandomTablesWithNestedLongPrefixesAgreeWithTheHashSetLpm) {
 }
 
 TEST(Lpm, DefaultRouteHostRoutesAndDuplicates) {
-  lpm_table t({{0, 0}, {0x0a000000u, 8}, {0x0a010200u, 24}, {0x0a010280u, 25}, {0x0a010281u, 32}, {0x0a000000u, 8}},
-              false);
+  lpm_table t({{0, 0}, {0x0a000000u, 8}, {0x0a010200u, 24}, {0x0a010280u, 25}, {0x0a010281u, 32}, {0x0a000000u, 8}});
   EXPECT_EQ(t.routes().size(), 5u);  // the duplicate /8 is dropped, keeping its first index
   EXPECT_EQ(to_string(t.routes()[t.lookup(0x08080808u)]), "0.0.0.0/0");
   EXPECT_EQ(to_string(t.routes()[t.lookup(0x0a7f0000u)]), "10.0.0.0/8");
@@ -155,7 +154,7 @@ TEST(Lpm, DefaultRouteHostRoutesAndDuplicates) {
   EXPECT_EQ(to_string(t.routes()[t.lookup(0x0a010280u)]), "10.1.2.128/25");
   EXPECT_EQ(to_string(t.routes()[t.lookup(0x0a010281u)]), "10.1.2.129/32");
   EXPECT_EQ(to_string(t.routes()[t.lookup(0x0a0102ffu)]), "10.1.2.128/25");
-  lpm_table empty({}, false);
+  lpm_table empty({});
   EXPECT_EQ(empty.lookup(0x01020304u), lpm_table::no_route);
 }
 
