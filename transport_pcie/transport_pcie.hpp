@@ -167,6 +167,7 @@ namespace detail {
 /// A non-owning reference to a callable `void(uint32_t queue_pair, message_view)`.
 class message_sink {
  public:
+  /// Refers to `f`, which must outlive the sink.
   template <class F>
   explicit message_sink(F& f) noexcept
       : obj_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* o, std::uint32_t q, message_view m) {
@@ -176,6 +177,7 @@ class message_sink {
           else
             fn(m);
         }) {}
+  /// Calls the referred callable.
   void operator()(std::uint32_t q, message_view m) const { call_(obj_, q, m); }
 
  private:
@@ -195,8 +197,11 @@ class endpoint {
   /// version and sizes (and `options.expect`). Throws pcie_error naming the mismatch.
   static endpoint attach(const std::string& name, const attach_options& options = {});
 
+  /// Moves the endpoint (the moved-from one may only be destroyed).
   endpoint(endpoint&&) noexcept;
+  /// Moves the endpoint (the moved-from one may only be destroyed).
   endpoint& operator=(endpoint&&) noexcept;
+  /// Closes (see close()).
   ~endpoint();
 
   /// Closes this end: marks it closed for the peer, wakes the peer's waiters, unmaps, and (on
@@ -282,6 +287,7 @@ class endpoint {
   /// The most recent protocol violation by the peer, if any.
   std::optional<corruption> last_corruption() const;
 
+  /// The implementation (private to transport_pcie.cpp).
   struct impl;
 
  private:

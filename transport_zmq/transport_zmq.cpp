@@ -523,10 +523,16 @@ struct endpoint::impl {
   }
 
   static constexpr auto retry_interval = std::chrono::milliseconds(5);
+  clock_type::time_point next_monitor_check{};
 
   /// Periodic work: monitor events, due acks, queued sends. Returns the next time it has work.
   clock_type::time_point service(clock_type::time_point now) {
-    process_monitor();
+    // An empty non-blocking read costs ZeroMQ a system call, so the monitor is read at most
+    // once per millisecond here (wait() reads it as soon as zmq_poll says it has events).
+    if (now >= next_monitor_check) {
+      process_monitor();
+      next_monitor_check = now + std::chrono::milliseconds(1);
+    }
     auto next = clock_type::time_point::max();
     auto visit = [&](peer_state& ps) {
       if (ps.unacked_rx > 0 || ps.ack_owed) {
@@ -606,6 +612,8 @@ struct endpoint::impl {
       int rc = zmq_poll(items, 2, std::max<long>(0, static_cast<long>(left.count())));
       if (rc < 0 && zmq_errno() == ETERM)
         return status::closed;
+      if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+        process_monitor();
       if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         return status::ok;
       if (rc > 0 && (items[0].revents & ZMQ_POLLOUT))

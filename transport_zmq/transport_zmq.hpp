@@ -93,6 +93,7 @@ class context {
  public:
   /// A context with `io_threads` I/O threads.
   explicit context(int io_threads = 1);
+  /// Terminates ZeroMQ: blocks until every socket made from it has closed and lingered.
   ~context();
   context(const context&) = delete;
   context& operator=(const context&) = delete;
@@ -179,6 +180,7 @@ namespace detail {
 /// `void(message_view)`).
 class message_sink {
  public:
+  /// Refers to `f`, which must outlive the sink.
   template <class F>
   explicit message_sink(F& f) noexcept
       : obj_(const_cast<void*>(static_cast<const void*>(&f))),
@@ -189,6 +191,7 @@ class message_sink {
           else
             fn(m);
         }) {}
+  /// Calls the referred callable.
   void operator()(std::string_view from, message_view m) const { call_(obj_, from, m); }
 
  private:
@@ -200,8 +203,11 @@ class message_sink {
 /// What routers and dealers share: receiving, waiting, counters, closing.
 class endpoint {
  public:
+  /// Moves the endpoint (the moved-from one may only be destroyed).
   endpoint(endpoint&&) noexcept;
+  /// Moves the endpoint (the moved-from one may only be destroyed).
   endpoint& operator=(endpoint&&) noexcept;
+  /// Closes (see close()) if not closed yet.
   virtual ~endpoint();
 
   /// Hands up to `max` received messages, in order, to `on_message(std::string_view from,
@@ -233,6 +239,7 @@ class endpoint {
   /// final counters. Idempotent; the destructor calls it and reports failures on stderr.
   link_stats close();
 
+  /// The implementation (private to transport_zmq.cpp).
   struct impl;
 
  protected:
