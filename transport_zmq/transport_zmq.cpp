@@ -104,6 +104,7 @@ struct peer_state {
   // Incoming stream.
   bool rx_known = false;
   std::uint64_t rx_incarnation = 0;
+  std::uint64_t retired_incarnation = 0;  // the peer's previous incarnation: its frames are stale
   std::uint64_t expected = 0;
   std::size_t unacked_rx = 0;
   clock_type::time_point first_unacked{};
@@ -423,9 +424,15 @@ struct endpoint::impl {
   /// Delivers a data frame in order (dropping duplicates and frames past a gap).
   bool deliver(peer_state& ps, const wire_header& h, const zmq::message_t& body, std::string_view from,
                const detail::message_sink* sink) {
+    if (ps.rx_known && h.incarnation == ps.retired_incarnation) {
+      duplicates.add();  // a late frame of the peer's previous life: its successor resends
+      return false;
+    }
     if (!ps.rx_known || ps.rx_incarnation != h.incarnation) {
-      if (ps.rx_known)
+      if (ps.rx_known) {
         peer_restarts.add();
+        ps.retired_incarnation = ps.rx_incarnation;
+      }
       ps.rx_known = true;
       ps.rx_incarnation = h.incarnation;
       ps.expected = h.base;

@@ -162,7 +162,8 @@ struct link_stats {
   std::uint64_t timeouts = 0;           ///< blocking sends that gave up
   std::uint64_t failed = 0;             ///< accepted messages never acknowledged (close, fail_pending)
   std::uint64_t resent = 0;             ///< frames sent again after a reconnect or a resend request
-  std::uint64_t duplicates = 0;         ///< received frames dropped as already delivered
+  std::uint64_t duplicates = 0;         ///< received frames dropped: already delivered, or stale
+                                        ///< (from a restarted peer's previous incarnation)
   std::uint64_t out_of_order = 0;       ///< received frames dropped ahead of a gap (resend requested)
   std::uint64_t gaps = 0;               ///< messages a peer gave up on before we received them
   std::uint64_t malformed = 0;          ///< received frames dropped as malformed
