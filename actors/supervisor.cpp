@@ -1,4 +1,4 @@
-// The supervisor actor: child bookkeeping, restart strategies, intensity window, escalation, control.
+// The supervisor actor: child bookkeeping, restart strategies, intensity window, escalation.
 #include "actors/supervisor.hpp"
 
 #include <caf/all.hpp>
@@ -88,8 +88,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
           return caf::sec::unexpected_message;
         });
     for (auto& spec : initial_)
-      add(std::move(spec));
+      add(std::move(spec), false);
     initial_.clear();
+    reconcile();
     return {
         [me](sup_kill_atom, const std::string& name) { me->kill(name); },
         [me](sup_stop_atom, const std::string& name) { me->stop(name); },
@@ -125,7 +126,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
 
   child_entry* find_or_reject(const std::string& name, const char* op) {
     if (shutting_down_) {
-      emit(name, supervisor_event_kind::rejected, std::string(op) + ": supervisor is shutting down");
+      emit(name, supervisor_event_kind::rejected,
+           std::string(op) + ": supervisor is shutting down");
       return nullptr;
     }
     auto* c = find(name);
@@ -136,7 +138,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
 
   // -- control messages -----------------------------------------------------------------------
 
-  void add(child_spec spec) {
+  void add(child_spec spec, bool start_now = true) {
     if (shutting_down_) {
       emit(spec.name, supervisor_event_kind::rejected, "add_child: supervisor is shutting down");
       return;
@@ -157,7 +159,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     c.spec = std::move(spec);
     c.pending = true;
     children_.push_back(std::move(c));
-    reconcile();
+    if (start_now)
+      reconcile();
   }
 
   void kill(const std::string& name) {
@@ -222,8 +225,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   // -- deaths ---------------------------------------------------------------------------------
 
   void on_down(caf::down_msg& dm) {
+    auto is_source = [&](const caf::actor& a) { return a && a.address() == dm.source; };
     auto t = std::find_if(terminating_.begin(), terminating_.end(),
-                          [&](const terminating_child& x) { return x.actor.address() == dm.source; });
+                          [&](const terminating_child& x) { return is_source(x.actor); });
     if (t != terminating_.end()) {
       auto why = std::move(t->why);
       if (t->forced)
@@ -240,7 +244,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
       return;
     }
     auto c = std::find_if(children_.begin(), children_.end(),
-                          [&](const child_entry& x) { return x.actor && x.actor.address() == dm.source; });
+                          [&](const child_entry& x) { return is_source(x.actor); });
     if (c == children_.end())
       return;  // an incarnation we no longer track (removed and already confirmed)
     c->actor = nullptr;
@@ -248,7 +252,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
       emit(c->spec.name, supervisor_event_kind::exited, "normal");
       return;
     }
-    emit(c->spec.name, supervisor_event_kind::died, describe_exit_reason(self_->system(), dm.reason));
+    emit(c->spec.name, supervisor_event_kind::died,
+         describe_exit_reason(self_->system(), dm.reason));
     if (!c->spec.permanent)
       return;
     if (add_restart_exceeds_limit()) {
@@ -259,7 +264,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     c->pending = true;
     c->pending_restart = true;
     if (strategy_ != restart_strategy::one_for_one) {
-      auto why = "restart after '" + c->spec.name + "' died (" + std::string(to_string(strategy_)) + ")";
+      auto why = "restart after '" + c->spec.name + "' died (" +
+                 std::string(to_string(strategy_)) + ")";
       std::size_t first = strategy_ == restart_strategy::one_for_all ? 0 : idx + 1;
       // Stop in reverse start order, as OTP does; all stops run concurrently.
       for (std::size_t j = children_.size(); j-- > first;) {
@@ -281,7 +287,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void on_exit_msg(caf::exit_msg& em) {
     if (!em.reason)
       return;  // a normal exit message never stops a supervisor
-    begin_shutdown(em.reason, "supervisor shutdown (" + describe_exit_reason(self_->system(), em.reason) + ")");
+    begin_shutdown(em.reason, "supervisor shutdown (" +
+                                  describe_exit_reason(self_->system(), em.reason) + ")");
   }
 
   void on_stop_timeout(std::uint64_t id) {
@@ -320,12 +327,12 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   }
 
   /// Starts, in order, every child waiting for a start, once no child is terminating. A start
-  /// that fails stops the sequence (later children wait) and is retried through the mailbox.
+  /// that fails stops the sequence (later children wait) and is retried through the mailbox;
+  /// until that retry message arrives nothing else starts, so each attempt counts exactly once.
   void reconcile() {
-    if (shutting_down_ || !terminating_.empty())
+    if (shutting_down_ || retry_scheduled_ || !terminating_.empty())
       return;
-    for (std::size_t i = 0; i < children_.size(); ++i) {
-      auto& c = children_[i];
+    for (auto& c : children_) {
       if (!c.pending)
         continue;
       if (try_start(c))
@@ -340,10 +347,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
         return;
       }
       c.pending_restart = true;
-      if (!retry_scheduled_) {
-        retry_scheduled_ = true;
-        self_->send(self_, sup_retry_atom::value);
-      }
+      retry_scheduled_ = true;
+      self_->send(self_, sup_retry_atom::value);
       return;
     }
   }
@@ -485,7 +490,9 @@ caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec) {
 child_spec supervisor_child(supervisor_spec spec) {
   child_spec c;
   c.name = spec.name;
-  c.start = [spec = std::move(spec)](caf::actor_system& sys) { return spawn_supervisor(sys, spec); };
+  c.start = [spec = std::move(spec)](caf::actor_system& sys) {
+    return spawn_supervisor(sys, spec);
+  };
   c.permanent = true;
   c.shutdown = shutdown_infinity;
   return c;

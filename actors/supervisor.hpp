@@ -1,4 +1,4 @@
-// Erlang/OTP-style supervisors for CAF 0.17 actors: restart strategies, intensity limits, escalation.
+// Erlang/OTP-style supervisors for CAF 0.17 actors: restart strategies, intensity, escalation.
 //
 // A supervisor is an actor that starts its children in order, watches them (CAF monitors, no
 // links), restarts them by its strategy, and gives up when they fail too often: it then stops its
@@ -11,7 +11,8 @@
 //   node.name = "node-3";
 //   node.strategy = e3::rt::restart_strategy::rest_for_one;
 //   node.limits = {.intensity = 3, .period = std::chrono::seconds(5)};  // more: escalate
-//   node.children.push_back({.name = "engine", .start = [](caf::actor_system& s) { return s.spawn(engine); }});
+//   node.children.push_back({.name = "engine",
+//                            .start = [](auto& s) { return s.spawn(engine, 3); }});
 //   node.on_event = [](const e3::rt::supervisor_event& e) { std::cerr << to_string(e) << '\n'; };
 //   e3::rt::supervisor_spec server;
 //   server.name = "server-1";
@@ -31,6 +32,10 @@
 //   CAF's deterministic test scheduler controls it) escalate. One failure counts once, whatever
 //   the strategy restarts; a start function that throws or returns no actor counts as one
 //   failed restart and is retried (through the mailbox) until it starts or the limit escalates.
+// - Stopping a child (stop_child, remove_child, a sibling's restart, shutdown) sends it
+//   `user_shutdown`, waits for its down message, and kills it after `child_spec::shutdown`.
+//   Several stops run concurrently (sent in reverse start order). User-stopped children stay
+//   down through their siblings' restarts until start_child.
 // - Children that exit normally are done and are not restarted; temporary children are never
 //   restarted and their deaths never trigger the strategy (OTP's `temporary`).
 // - Bad control messages (unknown names, duplicates, unexpected messages) are reported as
@@ -180,19 +185,21 @@ void remove_child(const caf::actor& sup, const std::string& child);
 /// Orderly shutdown: the supervisor stops its children, then exits with user_shutdown.
 void shutdown_supervisor(const caf::actor& sup);
 
-/// The children of `sup` in start order. Blocks the calling (non-actor) thread for at most
-/// `timeout`; throws std::runtime_error when the supervisor is gone or does not answer. Under
-/// CAF's deterministic test scheduler it first runs the pending jobs (not timers) until idle.
+/// The children of `sup` in start order. Blocks the calling thread (not an actor's: it would
+/// hold a worker) for at most `timeout`; throws std::runtime_error when the supervisor is gone or
+/// does not answer. Under CAF's deterministic test scheduler it first runs the pending jobs (not
+/// timers) until idle, since nothing else would run the supervisor.
 std::vector<child_info> which_children(caf::actor_system& sys, const caf::actor& sup,
                                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-/// Whether an exit reason is a supervisor's escalation (restart intensity exceeded).
+/// Whether an exit reason is a supervisor's escalation (restart intensity exceeded). The reason
+/// is a caf::error of category atom "e3_sup", code 1, whose context holds the supervisor's name.
 bool is_escalation(const caf::error& reason);
 
 /// Exit reason text: "escalated by supervisor 'x'" for escalations, the system's rendering else.
 std::string describe_exit_reason(const caf::actor_system& sys, const caf::error& reason);
 
-/// Lets `sys.render(reason)` print escalations readably (optional; call before creating the system).
+/// Lets `sys.render(reason)` print escalations readably (optional; before creating the system).
 void add_supervisor_error_category(caf::actor_system_config& cfg);
 
 }  // namespace e3::rt

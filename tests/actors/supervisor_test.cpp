@@ -113,7 +113,8 @@ child_spec worker_child(const std::string& name, bool permanent = true) {
   return c;
 }
 
-supervisor_spec make_spec(const std::string& name, restart_strategy s, std::vector<std::string> kids,
+supervisor_spec make_spec(const std::string& name, restart_strategy s,
+                          std::vector<std::string> kids,
                           recorder& rec, restart_limits limits = {}) {
   supervisor_spec spec;
   spec.name = name;
@@ -315,7 +316,8 @@ TEST_F(supervisor_det, rest_for_one_restarts_the_dead_child_and_later_ones_in_or
 
 TEST_F(supervisor_det, deaths_caused_by_the_strategy_are_not_failures) {
   // intensity 1: a cascade (3 deaths counted) would escalate; one failure must not.
-  auto sup = spawn_top(make_spec("s", restart_strategy::one_for_all, {"a", "b", "c"}, rec_, {1, 10s}));
+  auto sup =
+      spawn_top(make_spec("s", restart_strategy::one_for_all, {"a", "b", "c"}, rec_, {1, 10s}));
   kill(sup, "a");
   EXPECT_EQ(rec_.count("s", kind::died), 1u);
   EXPECT_EQ(rec_.count("s", kind::escalated), 0u);
@@ -467,9 +469,26 @@ TEST_F(supervisor_det, failing_start_counts_as_failed_restart_and_escalates) {
   EXPECT_EQ(rec_.count("s", kind::start_failed), 3u);
   EXPECT_EQ(rec_.count("s", kind::escalated), 1u);
   auto ev = rec_.events();
-  auto it = std::find_if(ev.begin(), ev.end(), [](auto& e) { return e.what == kind::start_failed; });
+  auto it =
+      std::find_if(ev.begin(), ev.end(), [](auto& e) { return e.what == kind::start_failed; });
   ASSERT_NE(it, ev.end());
   EXPECT_EQ(it->reason, "start threw: disk gone");
+}
+
+TEST_F(supervisor_det, initial_start_failure_is_retried_and_later_children_wait) {
+  auto spec = make_spec("s", restart_strategy::one_for_one, {}, rec_, {2, 10s});
+  child_spec broken;
+  broken.name = "broken";
+  broken.start = [](caf::actor_system&) -> caf::actor { throw std::runtime_error("no config"); };
+  spec.children.push_back(broken);
+  spec.children.push_back(worker_child("b"));
+  spec.children.push_back(worker_child("c"));
+  auto sup = spawn_top(spec);
+  // Three attempts (3 > intensity 2), each counted once; b and c never start before "broken".
+  EXPECT_EQ(rec_.count("s", kind::start_failed), 3u);
+  EXPECT_EQ(rec_.count("s", kind::started), 0u);
+  EXPECT_EQ(rec_.count("s", kind::escalated), 1u);
+  EXPECT_TRUE(is_dead(sup));
 }
 
 TEST_F(supervisor_det, start_that_fails_once_is_retried_and_keeps_order) {
@@ -540,6 +559,9 @@ TEST_F(supervisor_det, stop_child_keeps_it_down_until_start_child) {
   EXPECT_EQ(rec_.names("s", kind::stopped), std::vector<std::string>{"b"});
   EXPECT_TRUE(is_dead(b));
   EXPECT_EQ(running_names(sup), (std::vector<std::string>{"a", "c"}));
+  kill(sup, "b");  // nothing to kill: reported, not counted as a failure
+  EXPECT_EQ(rec_.names("s", kind::rejected), std::vector<std::string>{"b"});
+  EXPECT_EQ(rec_.count("s", kind::died), 0u);
   // A powered-off child stays off while its siblings restart.
   kill(sup, "a");
   EXPECT_EQ(rec_.names("s", kind::restarted), (std::vector<std::string>{"a", "c"}));
@@ -553,7 +575,7 @@ TEST_F(supervisor_det, stop_child_keeps_it_down_until_start_child) {
   EXPECT_EQ(cs[1].restarts, 0);  // a requested start is not a restart
   start_child(sup, "b");  // already running: reported, nothing else
   settle();
-  EXPECT_EQ(rec_.count("s", kind::rejected), 1u);
+  EXPECT_EQ(rec_.count("s", kind::rejected), 2u);
   EXPECT_EQ(rec_.count("s", kind::escalated), 0u);
 }
 
@@ -630,7 +652,8 @@ TEST_F(supervisor_det, unknown_names_and_unexpected_messages_are_reported_and_ig
   caf::anon_send(sup, 42);
   caf::anon_send(sup, caf::make_error(caf::sec::runtime_error));
   settle();
-  EXPECT_EQ(rec_.names("s", kind::rejected), (std::vector<std::string>{"nope", "nope", "nope", "nope", "", ""}));
+  EXPECT_EQ(rec_.names("s", kind::rejected),
+            (std::vector<std::string>{"nope", "nope", "nope", "nope", "", ""}));
   auto ev = rec_.events();
   EXPECT_EQ(ev[1].reason, "kill_child: unknown child");
   EXPECT_NE(ev[5].reason.find("unexpected message"), std::string::npos);
@@ -689,7 +712,8 @@ TEST_F(supervisor_real, header_usage_example_works) {
   node.name = "node-3";
   node.strategy = restart_strategy::rest_for_one;
   node.limits = {.intensity = 3, .period = std::chrono::seconds(5)};
-  node.children.push_back({.name = "engine", .start = [](caf::actor_system& s) { return s.spawn(worker, "engine"); }});
+  node.children.push_back({.name = "engine",
+                           .start = [](auto& s) { return s.spawn(worker, "engine"); }});
   node.on_event = rec_.callback();
   supervisor_spec server;
   server.name = "server-1";
@@ -713,9 +737,10 @@ TEST_F(supervisor_real, header_usage_example_works) {
 TEST_F(supervisor_real, concurrent_faults_across_a_tree_are_all_repaired) {
   // cluster → 2 racks → 2 servers each → 3 instances each, with faults injected from here
   // while the supervisors run on two worker threads.
-  supervisor_spec cluster = make_spec("cluster", restart_strategy::one_for_one, {}, rec_, {50, 10s});
+  auto cluster = make_spec("cluster", restart_strategy::one_for_one, {}, rec_, {50, 10s});
   for (int r = 0; r < 2; ++r) {
-    auto rack = make_spec("rack" + std::to_string(r), restart_strategy::one_for_one, {}, rec_, {50, 10s});
+    auto rack = make_spec("rack" + std::to_string(r), restart_strategy::one_for_one, {}, rec_,
+                          {50, 10s});
     for (int s = 0; s < 2; ++s) {
       auto name = "server" + std::to_string(r) + std::to_string(s);
       rack.children.push_back(supervisor_child(
