@@ -307,8 +307,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     c.actor = nullptr;
     auto timeout = c.spec.shutdown;
     terminating_.push_back(terminating_child{a, c.spec.name, std::move(why), false});
-    if (timeout.count() <= 0) {
-      terminating_.back().forced = true;
+    if (timeout.count() <= 0) {  // brutal kill, by the spec: no grace period to report
       self_->send_exit(a, caf::exit_reason::kill);
       return;
     }

@@ -610,6 +610,23 @@ TEST_F(supervisor_det, stubborn_child_is_killed_after_its_shutdown_time) {
   EXPECT_NE(rec_.events().back().reason.find("killed"), std::string::npos);
 }
 
+TEST_F(supervisor_det, shutdown_zero_kills_at_once) {
+  auto spec = make_spec("s", restart_strategy::one_for_one, {}, rec_);
+  child_spec c;
+  c.name = "stubborn";
+  c.start = [](caf::actor_system& sys) { return sys.spawn(stubborn, "stubborn"); };
+  c.shutdown = std::chrono::milliseconds(0);
+  spec.children.push_back(c);
+  auto sup = spawn_top(spec);
+  auto h = handle(sup, "stubborn");
+  stop_child(sup, "stubborn");
+  settle();
+  EXPECT_TRUE(is_dead(h));
+  EXPECT_EQ(rec_.names("s", kind::stopped), std::vector<std::string>{"stubborn"});
+  EXPECT_EQ(rec_.events().back().reason, "stop_child");
+  EXPECT_EQ(rec_.count("s", kind::died), 0u);
+}
+
 TEST_F(supervisor_det, add_and_remove_children) {
   auto sup = spawn_top(make_spec("s", restart_strategy::rest_for_one, {"a", "b"}, rec_));
   add_child(sup, worker_child("c"));
