@@ -58,6 +58,7 @@ class crypto_error : public std::runtime_error {
 /// AES-128-CBC without padding on one reused EVP_CIPHER_CTX.
 class aes128_cbc {
  public:
+  /// Creates the encryption and decryption contexts (throws crypto_error on failure).
   aes128_cbc();
   ~aes128_cbc();
   aes128_cbc(const aes128_cbc&) = delete;
@@ -79,6 +80,7 @@ class aes128_cbc {
 /// SHA-1 on one reused EVP_MD_CTX.
 class sha1 {
  public:
+  /// Creates the digest context (throws crypto_error on failure).
   sha1();
   ~sha1();
   sha1(const sha1&) = delete;

@@ -227,7 +227,7 @@ TEST(NidsService, RejectsRuntFramesAndSurvivesGarbage) {
   EXPECT_EQ(ctx.rejections.size(), 1u);
   std::mt19937_64 rng(7);
   for (int i = 0; i < 2000; ++i) {
-    std::vector<std::uint8_t> junk(14 + rng() % 200);
+    std::vector<std::uint8_t> junk(15 + rng() % 200);
     for (auto& b : junk)
       b = std::uint8_t(rng());
     if (i % 2) {  // make half of them look like IPv4 so the parser goes deeper
