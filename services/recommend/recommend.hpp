@@ -113,20 +113,25 @@ class mf_model {
     sum_ = sum;
     count_ = count;
   }
-  /// Number of users / items.
+  /// Number of users.
   std::size_t users() const { return user_ids_.size(); }
+  /// Number of items.
   std::size_t items() const { return item_ids_.size(); }
-  /// Id of user / item number `idx`.
+  /// Id of user number `idx` (indices are stable until clear() or train()).
   std::uint64_t user_id(std::size_t idx) const { return user_ids_[idx]; }
+  /// Id of item number `idx`.
   std::uint64_t item_id(std::size_t idx) const { return item_ids_[idx]; }
-  /// Index of a user / item, or none.
+  /// Index of a user, or none.
   std::size_t user_index(std::uint64_t id) const;
+  /// Index of an item, or none.
   std::size_t item_index(std::uint64_t id) const;
-  /// Bias then factors of user / item number `idx` (1 + factors values).
+  /// Bias then factors of user number `idx` (1 + factors values).
   const double* user_row(std::size_t idx) const { return urows_.data() + idx * stride(); }
+  /// Bias then factors of item number `idx` (1 + factors values).
   const double* item_row(std::size_t idx) const { return irows_.data() + idx * stride(); }
-  /// Sets a user's / item's bias and factors (1 + factors values), creating it if new.
+  /// Sets a user's bias and factors (1 + factors values), creating the user if new.
   void set_user(std::uint64_t id, const double* row);
+  /// Sets an item's bias and factors (1 + factors values), creating the item if new.
   void set_item(std::uint64_t id, const double* row);
   /// Forgets every user, item and rating.
   void clear();
