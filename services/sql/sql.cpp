@@ -83,14 +83,28 @@ void append_escaped(std::string& out, std::string_view text) {
 }
 
 database::database(db_options opts) : opts_(std::move(opts)) {
-  open();
-  run_script(default_schema, "default schema");
-  if (!opts_.init_sql.empty())
-    run_script(opts_.init_sql, opts_.init_name);
-  prepare_insert();
+  try {
+    open();
+    run_script(default_schema, "default schema");
+    if (!opts_.init_sql.empty())
+      run_script(opts_.init_sql, opts_.init_name);
+    prepare_insert();
+  } catch (...) {
+    release();  // no destructor runs for a constructor that throws
+    throw;
+  }
 }
 
 database::database(db_options opts, std::string_view image) : opts_(std::move(opts)) {
+  try {
+    load(image);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void database::load(std::string_view image) {
   open();
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size() ? image.size() : 1));
   if (!buf)
@@ -104,11 +118,15 @@ database::database(db_options opts, std::string_view image) : opts_(std::move(op
   prepare_insert();
 }
 
-database::~database() {
+database::~database() { release(); }
+
+void database::release() {
   sqlite3_finalize(insert_);
   sqlite3_finalize(begin_);
   sqlite3_finalize(commit_);
   sqlite3_close(db_);
+  insert_ = begin_ = commit_ = nullptr;
+  db_ = nullptr;
 }
 
 void database::open() {

@@ -101,6 +101,8 @@ class database {
 
  private:
   void open();
+  void load(std::string_view image);
+  void release();
   void configure();
   void run_script(std::string_view script, std::string_view name);
   void prepare_insert();

@@ -340,6 +340,16 @@ TEST(SqlService, RestartRecoversFlushedReadingsFromImageAndLog) {
   EXPECT_EQ(ask(*c, cctx, q), ask(*b, bctx, q));
 }
 
+TEST(SqlService, CorruptStoredStateIsAClearErrorNotACrash) {
+  local_context ctx;
+  ctx.state().get_table("sql.image").put("db", "this is not an SQLite database image at all, not even close");
+  auto s = make();
+  EXPECT_THROW(s->on_start(ctx), state::state_error);
+  local_context ctx2;
+  ctx2.state().get_table("sql.log").put("short", "x");
+  EXPECT_THROW(s->on_start(ctx2), state::state_error);
+}
+
 TEST(SqlService, DurabilityNoneWritesNoState) {
   auto s = make({{"durability", "none"}});
   local_context ctx;
