@@ -340,8 +340,11 @@ struct endpoint::impl {
 
   void apply_ack(peer_state& ps, std::uint64_t ack_next) {
     std::size_t before = ps.pending.size();
-    while (!ps.pending.empty() && ps.pending_base() < ack_next)
+    while (!ps.pending.empty() && ps.pending_base() < ack_next) {
+      if (spare_frames.size() < max_spare_frames && ps.pending.front().frame.capacity() <= max_spare_bytes)
+        spare_frames.push_back(std::move(ps.pending.front().frame));
       ps.pending.pop_front();
+    }
     ps.unsent = std::min(ps.unsent, ps.pending.size());
     if (ps.pending.size() != before)
       set_pending(ps, before);
@@ -357,11 +360,28 @@ struct endpoint::impl {
 
   /// Reads one message from the socket: false if none. `from` gets the sender, `body` the frame;
   /// `ok` is false for a malformed multi-part shape (already counted).
-  bool recv_frame(std::string& from, zmq::message_t& body, bool& ok) {
+  bool recv_frame(std::string& from, zmq::message_t& body, bool& ok, int timeout_ms = 0) {
     ok = true;
+    // The first part may wait (timeout_ms > 0, a blocking read with ZMQ_RCVTIMEO: the same
+    // system calls as a bare blocking recv); the rest of a message arrives with it.
+    auto first = [&](zmq::message_t& m) -> bool {
+      if (timeout_ms <= 0)
+        return static_cast<bool>(sock.recv(m, zmq::recv_flags::dontwait));
+      if (timeout_ms != rcvtimeo_ms) {
+        sock.set(zmq::sockopt::rcvtimeo, timeout_ms);
+        rcvtimeo_ms = timeout_ms;
+      }
+      try {
+        return static_cast<bool>(sock.recv(m, zmq::recv_flags::none));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR)
+          return false;
+        throw;
+      }
+    };
     if (is_router) {
       zmq::message_t id;
-      if (!sock.recv(id, zmq::recv_flags::dontwait))
+      if (!first(id))
         return false;
       from.assign(static_cast<const char*>(id.data()), id.size());
       if (!id.more()) {
@@ -375,7 +395,7 @@ struct endpoint::impl {
         return true;
       }
     } else {
-      if (!sock.recv(body, zmq::recv_flags::dontwait))
+      if (!first(body))
         return false;
       from = peer_label;
     }
@@ -468,6 +488,21 @@ struct endpoint::impl {
     return true;
   }
 
+  /// Waits up to `timeout_ms` for one frame: applies its acknowledgement, keeps data in the
+  /// inbox. Returns true if a frame came.
+  bool read_ahead(int timeout_ms) {
+    std::string from;
+    zmq::message_t body;
+    bool ok;
+    if (!recv_frame(from, body, ok, timeout_ms))
+      return false;
+    wire_header h;
+    peer_state* ps = nullptr;
+    if (ok && control(from, body, h, ps))
+      inbox.push_back({std::move(from), std::move(body)});
+    return true;
+  }
+
   /// Reads every frame waiting on the socket: applies acks, keeps data in the inbox.
   void pump() {
     std::string from;
@@ -531,11 +566,14 @@ struct endpoint::impl {
 
   static constexpr auto retry_interval = std::chrono::milliseconds(5);
   clock_type::time_point next_monitor_check{};
+  int rcvtimeo_ms = -1;  // the socket's current ZMQ_RCVTIMEO
+  std::vector<std::string> spare_frames;  // buffers of acknowledged frames, for reuse
+  static constexpr std::size_t max_spare_frames = 256, max_spare_bytes = 64 * 1024;
 
   /// Periodic work: monitor events, due acks, queued sends. Returns the next time it has work.
   clock_type::time_point service(clock_type::time_point now) {
     // An empty non-blocking read costs ZeroMQ a system call, so the monitor is read at most
-    // once per millisecond here (wait() reads it as soon as zmq_poll says it has events).
+    // once per millisecond.
     if (now >= next_monitor_check) {
       process_monitor();
       next_monitor_check = now + std::chrono::milliseconds(1);
@@ -610,21 +648,32 @@ struct endpoint::impl {
       auto next = std::min(service(now), deadline);
       if (!inbox.empty())
         return status::ok;
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now);
+      // Only the data socket is polled (each extra socket costs ZeroMQ system calls per wait);
+      // the monitor is read by service(). A dealer with something to (re)send wakes every
+      // few milliseconds to notice a reconnection promptly.
+      bool dealer_busy = !is_router && (hello_pending || !dealer_peer->pending.empty());
+      if (dealer_busy)
+        next = std::min(next, now + std::chrono::milliseconds(2));
       bool want_out = !is_router && connected.load(std::memory_order_relaxed) &&
                       (hello_pending || dealer_peer->unsent > 0);
-      zmq_pollitem_t items[2] = {
-          {sock.handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0},
-          {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-      int rc = zmq_poll(items, 2, std::max<long>(0, static_cast<long>(left.count())));
-      if (rc < 0 && zmq_errno() == ETERM)
-        return status::closed;
-      if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
-        process_monitor();
-      if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-        return status::ok;
-      if (rc > 0 && (items[0].revents & ZMQ_POLLOUT))
-        flush(*dealer_peer);
+      auto left = std::max<long>(0, static_cast<long>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count()));
+      if (!want_out && left > 0) {
+        // Block reading the next frame: acknowledgements are applied, data is kept for poll().
+        if (read_ahead(static_cast<int>(std::min<long>(left, 1'000'000'000)))) {
+          if (!inbox.empty())
+            return status::ok;
+          continue;  // a control frame: applied; keep waiting
+        }
+      } else {
+        zmq_pollitem_t item{sock.handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0};
+        int rc = zmq_poll(&item, 1, left);
+        if (rc < 0 && zmq_errno() == ETERM)
+          return status::closed;
+        if (rc > 0 && (item.revents & ZMQ_POLLIN))
+          return status::ok;
+        if (rc > 0 && (item.revents & ZMQ_POLLOUT))
+          flush(*dealer_peer);
+      }
       if (clock_type::now() >= deadline)
         return status::timeout;
     }
@@ -662,6 +711,10 @@ struct endpoint::impl {
     }
     std::size_t before = ps->pending.size();
     pending_frame p;
+    if (!spare_frames.empty()) {  // reuse an acknowledged frame's buffer: no allocation
+      p.frame = std::move(spare_frames.back());
+      spare_frames.pop_back();
+    }
     p.frame.resize(sizeof(wire_header) + msg.size());
     wire_header h = control_header(*ps, type_data);
     h.seq = ps->next_seq;
@@ -702,9 +755,8 @@ struct endpoint::impl {
         return status::timeout;
       }
       auto next = std::min(service(now), deadline);
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now);
-      zmq_pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
-      zmq_poll(&item, 1, std::max<long>(0, static_cast<long>(left.count())));
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+      read_ahead(static_cast<int>(std::clamp<long>(static_cast<long>(left), 1, 1'000'000'000)));
       pump();
     }
   }

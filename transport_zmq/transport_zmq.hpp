@@ -111,9 +111,9 @@ struct endpoint_options {
   /// it; a router uses it in logs.
   std::string identity;
   /// Unacknowledged messages per peer before try_send returns would_block.
-  std::size_t window = 1000;
+  std::size_t window = 2000;
   /// Send a standalone ack after this many messages received without sending anything back.
-  std::size_t ack_every = 64;
+  std::size_t ack_every = 256;
   /// … or this long after the first of them.
   std::chrono::microseconds ack_delay = std::chrono::milliseconds(1);
   /// Largest payload, both ways (ZMQ_MAXMSGSIZE protects the receiver).

@@ -34,6 +34,7 @@ struct options {
   std::size_t messages = 1'000'000; // one-way messages on the PCIe ring (others derive from it)
   bool json = false;
   bool pin = false;
+  std::string only;  // "", "pcie" or "zmq"
 };
 
 /// Parses the command line; on a bad argument prints what and where, and exits 2.
@@ -63,12 +64,15 @@ options parse(int argc, char** argv) {
       o.size = number(i, "--size");
     else if (a == "--messages")
       o.messages = number(i, "--messages");
+    else if (a == "--only" && i + 1 < argc && (std::string_view(argv[i + 1]) == "pcie" || std::string_view(argv[i + 1]) == "zmq"))
+      o.only = argv[++i];
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: e3 bench links [--size B] [--messages N] [--pin] [--json]\n"
                    "  --size B      message size in bytes (default 512, 16..1048576)\n"
                    "  --messages N  one-way messages on the PCIe ring (default 1000000); the ZeroMQ\n"
                    "                one-way run uses N/10, round trips N/50 (PCIe) and N/500 (ZeroMQ)\n"
-                   "  --pin         pin the two processes to CPUs 0 and 1\n";
+                   "  --pin         pin the two processes to CPUs 0 and 1\n"
+                   "  --only L      run only link L (pcie or zmq)\n";
       std::exit(0);
     } else {
       std::cerr << "e3 bench links: unknown argument '" << a << "' (argument " << i << "); try --help\n";
@@ -505,10 +509,10 @@ figures run_zmq(const options& o) {
 
     auto link_receive_one = [&] {
       for (;;) {
-        if (link.poll([](zl::message_view) {}, 1) == 1)
-          return;
         if (link.wait(5s) == zl::status::timeout)
           throw std::runtime_error("the ZeroMQ link got no reply within 5 s");
+        if (link.poll([](zl::message_view) {}, 1) == 1)
+          return;
       }
     };
     auto raw_rtt = [&] {
@@ -599,8 +603,10 @@ int main(int argc, char** argv) {
     std::cerr << "[links] note: this libzmq has no CURVE support\n";
   figures p, z;
   try {
-    p = run_pcie(o);
-    z = run_zmq(o);
+    if (o.only != "zmq")
+      p = run_pcie(o);
+    if (o.only != "pcie")
+      z = run_zmq(o);
   } catch (const std::exception& e) {
     std::cerr << "e3 bench links: " << e.what() << "\n";
     return 1;
