@@ -188,7 +188,6 @@ struct endpoint::impl {
   std::atomic<bool> connected{false};
   bool closed = false;
   std::size_t total_pending = 0;
-  std::size_t peers_with_unsent = 0;  // upper bound, recomputed lazily
   link_stats final_stats;
   counter sent, sent_bytes, received, received_bytes, would_block, unroutable, oversize, timeouts, failed,
       resent, duplicates, out_of_order, gaps, malformed, acks_sent, connects, disconnects, handshake_failures,
@@ -196,30 +195,40 @@ struct endpoint::impl {
 
   impl(void* ctx, bool router, const endpoint_options& o) : is_router(router), opt(o) {
     check_identity(opt.identity);
-    sock_handle = zmq_socket(ctx, router ? ZMQ_ROUTER : ZMQ_DEALER);
-    monitor_handle = sock_handle ? zmq_socket(ctx, ZMQ_PAIR) : nullptr;
-    if (!sock_handle || !monitor_handle)
-      throw zmq_link_error(z85_error(("cannot create sockets for " + name()).c_str()));
-    sock = zmq::socket_ref(zmq::from_handle, sock_handle);
-    monitor = zmq::socket_ref(zmq::from_handle, monitor_handle);
     if (opt.window == 0)
-      throw zmq_link_error("zmq link '" + opt.identity + "': window must be at least 1");
+      throw zmq_link_error(name() + ": window must be at least 1");
     if (opt.ack_every == 0)
       opt.ack_every = 1;
-    int hwm = static_cast<int>(std::min<std::size_t>(opt.window * 4 + 1000, 1'000'000'000));
-    sock.set(zmq::sockopt::sndhwm, hwm);
-    sock.set(zmq::sockopt::rcvhwm, hwm);
-    sock.set(zmq::sockopt::linger, static_cast<int>(opt.close_timeout.count()));
-    sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opt.max_message + sizeof(wire_header)));
-    sock.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(opt.heartbeat_interval.count()));
-    sock.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(opt.heartbeat_timeout.count()));
-    std::string addr = "inproc://e3-zmq-link-monitor-" + std::to_string(getpid()) + "-" +
-                       std::to_string(monitor_counter.fetch_add(1));
-    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    if (zmq_socket_monitor(sock.handle(), addr.c_str(), events) != 0)
-      throw zmq_link_error(z85_error("cannot monitor socket"));
-    monitor.connect(addr);
+    sock_handle = zmq_socket(ctx, router ? ZMQ_ROUTER : ZMQ_DEALER);
+    monitor_handle = sock_handle ? zmq_socket(ctx, ZMQ_PAIR) : nullptr;
+    if (!sock_handle || !monitor_handle) {
+      release_sockets();
+      throw zmq_link_error(z85_error(("cannot create sockets for " + name()).c_str()));
+    }
+    sock = zmq::socket_ref(zmq::from_handle, sock_handle);
+    monitor = zmq::socket_ref(zmq::from_handle, monitor_handle);
+    try {
+      int hwm = static_cast<int>(std::min<std::size_t>(opt.window * 4 + 1000, 1'000'000'000));
+      sock.set(zmq::sockopt::sndhwm, hwm);
+      sock.set(zmq::sockopt::rcvhwm, hwm);
+      sock.set(zmq::sockopt::linger, static_cast<int>(opt.close_timeout.count()));
+      sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opt.max_message + sizeof(wire_header)));
+      sock.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(opt.heartbeat_interval.count()));
+      sock.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(opt.heartbeat_timeout.count()));
+      std::string addr = "inproc://e3-zmq-link-monitor-" + std::to_string(getpid()) + "-" +
+                         std::to_string(monitor_counter.fetch_add(1));
+      int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+      if (zmq_socket_monitor(sock.handle(), addr.c_str(), events) != 0)
+        throw zmq_link_error(z85_error(("cannot monitor the socket of " + name()).c_str()));
+      monitor.connect(addr);
+    } catch (const zmq::error_t& e) {
+      release_sockets();  // an open socket would block the context's destruction forever
+      throw zmq_link_error(name() + ": cannot set up the socket: " + e.what());
+    } catch (...) {
+      release_sockets();
+      throw;
+    }
   }
 
   ~impl() { release_sockets(); }
@@ -913,6 +922,14 @@ link_stats endpoint::close() { return impl_->close(); }
 
 router::router(context& ctx, const router_options& options)
     : endpoint(std::make_unique<impl>(ctx.native_handle(), true, options)) {
+  try {
+    setup(options);
+  } catch (const zmq::error_t& e) {
+    throw zmq_link_error(impl_->name() + ": " + e.what());
+  }
+}
+
+void router::setup(const router_options& options) {
   impl& m = *impl_;
   m.sock.set(zmq::sockopt::router_mandatory, 1);  // a send to an unknown peer is an error, not a drop
   m.sock.set(zmq::sockopt::router_handover, 1);   // a restarted dealer takes over its identity
@@ -962,6 +979,14 @@ const std::vector<std::string>& router::bound() const { return impl_->bound; }
 
 dealer::dealer(context& ctx, const dealer_options& options)
     : endpoint(std::make_unique<impl>(ctx.native_handle(), false, options)) {
+  try {
+    setup(options);
+  } catch (const zmq::error_t& e) {
+    throw zmq_link_error(impl_->name() + ": " + e.what());
+  }
+}
+
+void dealer::setup(const dealer_options& options) {
   impl& m = *impl_;
   m.peer_label = options.peer_name.empty() ? options.connect : options.peer_name;
   m.peers.emplace(m.peer_label, peer_state{});

@@ -280,6 +280,9 @@ class router : public endpoint {
   std::size_t fail_pending(std::string_view peer);
   /// The endpoints actually bound (a "*" port resolved), in bind order.
   const std::vector<std::string>& bound() const;
+
+ private:
+  void setup(const router_options& options);
 };
 
 /// The connecting side: one router, reconnecting by itself.
@@ -307,6 +310,9 @@ class dealer : public endpoint {
   bool connected() const;
   /// Gives up on every message awaiting acknowledgement: counts them as failed.
   std::size_t fail_pending();
+
+ private:
+  void setup(const dealer_options& options);
 };
 
 }  // namespace e3::zmq_link

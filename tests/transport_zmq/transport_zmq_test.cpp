@@ -262,7 +262,13 @@ TEST(TransportZmq, BadSetupIsReportedClearly) {
   EXPECT_THROW(router(ctx, router_at("inproc://bad-id", "")), zmq_link_error);
   EXPECT_THROW(router(ctx, router_at("nonsense://x")), zmq_link_error);
   EXPECT_THROW(dealer(ctx, dealer_to("", "d")), zmq_link_error);
-}
+  auto bad_key = router_at("inproc://bad-key");
+  bad_key.curve_server = curve_keypair{std::string(40, 'A'), std::string(40, '~')};  // not Z85
+  EXPECT_THROW(router(ctx, bad_key), zmq_link_error);
+  auto no_window = router_at("inproc://no-window");
+  no_window.window = 0;
+  EXPECT_THROW(router(ctx, no_window), zmq_link_error);
+}  // the context is destroyed here: no socket of a failed setup may be left open
 
 // ---- cross-process: a peer process dies and a successor takes its place ----
 
