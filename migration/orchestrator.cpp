@@ -73,6 +73,8 @@ void orchestrator::peak_window::add(double x, std::uint32_t len) {
   }
   cur = std::max(cur, x);
   ++n;
+  if (total != std::numeric_limits<std::uint32_t>::max())
+    ++total;
 }
 
 orchestrator::orchestrator(const topo::cluster& cluster, sched::cluster_view view, orchestrator_config config)
@@ -348,7 +350,7 @@ std::optional<decision> orchestrator::try_reclaim(topo::node_id nic, std::int64_
     return std::nullopt;
   for (auto id : evicted_from_[nic]) {
     auto& I = inst_[id];
-    if (!eligible(I, now) || nodes_[I.node].smartnic)
+    if (!eligible(I, now) || nodes_[I.node].smartnic || I.cpu.total < cfg_.reclaim.quiet_reports)
       continue;
     double share = projected_share(I, nic);
     if (share < 0 || N.util.peak() + share > cfg_.reclaim.max_utilisation)

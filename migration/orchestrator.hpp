@@ -77,7 +77,8 @@ struct hysteresis_config {
 /// utilisation plus the instance's peak CPU demand, converted to X's cores with its kind's
 /// profile, is at most max_utilisation — both peaks taken over the last one to two windows of
 /// `quiet_reports` reports, so an oscillating load is judged by its crests, not its troughs;
-/// and the instance passes the hysteresis and the scheduler's admissibility (capacity).
+/// and the instance was observed on its current node for at least a whole window (no judging a
+/// load not yet seen); and it passes the hysteresis and the scheduler's admissibility (capacity).
 struct reclaim_config {
   bool enabled = false;               ///< off: instances only ever move to hosts (§3.4)
   std::uint32_t quiet_reports = 600;  ///< healthy reports needed (600 = 30 s), and the peak window
@@ -203,10 +204,11 @@ class orchestrator {
   static constexpr topo::node_id no_node = std::numeric_limits<topo::node_id>::max();
   static constexpr std::int64_t long_ago = std::numeric_limits<std::int64_t>::min() / 2;
 
-  // Peak over the last one to two windows of `len` samples.
+  // Peak over the last one to two windows of `len` samples; `total` counts samples since reset.
   struct peak_window {
     double cur = 0, prev = 0;
     std::uint32_t n = 0;
+    std::uint32_t total = 0;
     void add(double x, std::uint32_t len);
     double peak() const { return cur > prev ? cur : prev; }
     void reset() { *this = {}; }
