@@ -91,7 +91,7 @@ std::vector<std::vector<entry>> brute_windows(std::size_t n, std::size_t k, aggr
 
 }  // namespace
 
-TEST(TopK, PartialQuicksortAndQuickselectMatchAFullSort) {
+TEST(TopRankerTopK, PartialQuicksortAndQuickselectMatchAFullSort) {
   std::mt19937_64 rng(1);
   for (int trial = 0; trial < 200; ++trial) {
     std::size_t n = trial < 40 ? trial : rng() % 3000;
@@ -132,7 +132,7 @@ TEST(TopK, PartialQuicksortAndQuickselectMatchAFullSort) {
 
 // Large arrays with small k take the Floyd–Rivest sampling step first; results stay exact,
 // including on sorted, reversed and all-tied inputs and with many seeds.
-TEST(TopK, SamplingStepKeepsLargeArraysExact) {
+TEST(TopRankerTopK, SamplingStepKeepsLargeArraysExact) {
   std::mt19937_64 rng(5);
   for (std::size_t n : {2048u, 5000u, 60000u, 100000u}) {
     for (int shape = 0; shape < 4; ++shape) {
@@ -157,7 +157,7 @@ TEST(TopK, SamplingStepKeepsLargeArraysExact) {
   }
 }
 
-TEST(TopK, InfinitiesAndSignedZerosRankConsistently) {
+TEST(TopRankerTopK, InfinitiesAndSignedZerosRankConsistently) {
   double inf = std::numeric_limits<double>::infinity();
   std::vector<entry> v = {{5, 0.0}, {3, -0.0}, {9, inf}, {1, -inf}, {2, 1e308}, {8, inf}};
   auto want = brute_top(v, v.size());
@@ -169,7 +169,7 @@ TEST(TopK, InfinitiesAndSignedZerosRankConsistently) {
 }
 
 // MovieLens latest-small ratings as a stream: key = movie, windows of 5,000 ratings.
-TEST(Ranker, MovieLensWindowsMatchBruteForceForEveryAggregate) {
+TEST(TopRankerWindows, MovieLensWindowsMatchBruteForceForEveryAggregate) {
   ASSERT_GT(ratings().size(), 100000u);
   for (auto agg : {aggregate::count, aggregate::sum, aggregate::max, aggregate::last}) {
     for (auto algo : {algorithm::partial_quicksort, algorithm::quickselect_then_sort}) {
@@ -202,7 +202,7 @@ TEST(Ranker, MovieLensWindowsMatchBruteForceForEveryAggregate) {
 
 // A NAB series with time windows of one day: item = hour of the day, score = the hottest reading
 // of that hour; brute force groups by the date text instead of by arithmetic on timestamps.
-TEST(Ranker, NabDailyTimeWindowsMatchBruteForce) {
+TEST(TopRankerWindows, NabDailyTimeWindowsMatchBruteForce) {
   std::ifstream in(E3_TEST_DATA_DIR "/timeseries/machine_temperature_system_failure.csv");
   ASSERT_TRUE(in) << "NAB series missing from tests/data/timeseries";
   std::string line;
@@ -256,7 +256,7 @@ TEST(Ranker, NabDailyTimeWindowsMatchBruteForce) {
   }
 }
 
-TEST(Ranker, RejectsNaNAndInfinitySumsWithoutChangingAnything) {
+TEST(TopRankerWindows, RejectsNaNAndInfinitySumsWithoutChangingAnything) {
   options o;
   o.window_records = 3;
   ranker rk(o);
@@ -271,7 +271,7 @@ TEST(Ranker, RejectsNaNAndInfinitySumsWithoutChangingAnything) {
   EXPECT_EQ(rk.closed()[0].top, (std::vector<entry>{{1, inf}, {2, -inf}}));
 }
 
-TEST(Ranker, TimeWindowsCloseBeforeTheRecordThatOpensTheNextPeriod) {
+TEST(TopRankerWindows, TimeWindowsCloseBeforeTheRecordThatOpensTheNextPeriod) {
   options o;
   o.k = 2;
   o.window_records = 0;
@@ -439,7 +439,7 @@ TEST(TopRankerService, SyntheticRequestsAreAcceptedAtEverySize) {
   }
 }
 
-TEST(Csv, SplitsQuotedFields) {
+TEST(TopRankerCsv, SplitsQuotedFields) {
   std::vector<std::string> f;
   std::string err;
   ASSERT_TRUE(split_csv("1,\"Toy Story, (1995)\",\"say \"\"hi\"\"\",", f, err));
