@@ -14,10 +14,13 @@ void split_credit(std::uint64_t credit, std::size_t n, std::vector<std::uint64_t
     out.push_back(base + (i < rest ? 1 : 0));
 }
 
-void completion_tracker::sent(std::uint64_t id, std::int64_t sent_ns) { open_[id] = {sent_ns, sent_ns, 0, false, false}; }
+void completion_tracker::sent(std::uint64_t id, std::int64_t sent_ns) {
+  open_[id] = {sent_ns, sent_ns, 0, false, false, false};
+}
 
 std::optional<completion_tracker::done> completion_tracker::completed(std::uint64_t id, std::uint64_t credit,
-                                                                      std::int64_t done_ns, bool error, bool replied) {
+                                                                      std::int64_t done_ns, bool error, bool replied,
+                                                                      bool lost) {
   auto it = open_.find(id);
   if (it == open_.end()) {
     ++strays_;
@@ -32,9 +35,10 @@ std::optional<completion_tracker::done> completion_tracker::completed(std::uint6
   r.last_ns = std::max(r.last_ns, done_ns);
   r.error |= error;
   r.replied |= replied;
+  r.lost |= lost;
   if (r.credit < full_credit)
     return std::nullopt;
-  done d{id, r.last_ns - r.sent_ns, r.error, r.replied};
+  done d{id, r.last_ns - r.sent_ns, r.error, r.replied, r.lost};
   open_.erase(it);
   return d;
 }

@@ -31,13 +31,14 @@ class completion_tracker {
     std::int64_t latency_ns = 0;   ///< last completion − send
     bool error = false;            ///< some branch was rejected
     bool replied = false;          ///< some branch carried a reply payload
+    bool lost = false;             ///< some branch could not be delivered
   };
   /// Starts tracking request `id` sent at `sent_ns`.
   void sent(std::uint64_t id, std::int64_t sent_ns);
   /// Records a completion carrying `credit` at `done_ns`; returns the request once all its credit
   /// is back. Completions for unknown (expired or never sent) ids are counted as strays.
   std::optional<done> completed(std::uint64_t id, std::uint64_t credit, std::int64_t done_ns, bool error,
-                                bool replied);
+                                bool replied, bool lost = false);
   /// Gives up on requests sent before `before_ns`: they count as lost. Returns how many.
   std::size_t expire(std::int64_t before_ns);
   /// Requests not complete yet.
@@ -56,6 +57,7 @@ class completion_tracker {
     std::uint64_t credit;
     bool error;
     bool replied;
+    bool lost;
   };
   std::unordered_map<std::uint64_t, open_request> open_;
   std::uint64_t strays_ = 0, overflows_ = 0, lost_ = 0;

@@ -12,10 +12,22 @@ core_model::core_model(int cores) : free_at_(std::size_t(std::max(1, cores)), 0)
 
 slot core_model::run(std::int64_t arrival, std::int64_t service) {
   std::lock_guard g(m_);
+  // Round robin over the cores, work-conserving (§3): the next idle core in round-robin order,
+  // or, when every core is busy, the one that frees first.
+  std::size_t n = free_at_.size(), pick = n;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t c = (next_ + k) % n;
+    if (free_at_[c] <= arrival) {
+      pick = c;
+      break;
+    }
+  }
+  if (pick == n)
+    pick = std::size_t(std::min_element(free_at_.begin(), free_at_.end()) - free_at_.begin());
+  next_ = (pick + 1) % n;
   slot s;
-  s.core = int(next_);
-  next_ = (next_ + 1) % free_at_.size();
-  auto& f = free_at_[std::size_t(s.core)];
+  s.core = int(pick);
+  auto& f = free_at_[pick];
   s.start_ns = std::max(arrival, f);
   s.end_ns = s.start_ns + std::max<std::int64_t>(service, 0);
   max_backlog_ = std::max(max_backlog_, s.start_ns - arrival);
@@ -27,6 +39,12 @@ slot core_model::run(std::int64_t arrival, std::int64_t service) {
 std::int64_t core_model::busy_ns() const {
   std::lock_guard g(m_);
   return busy_;
+}
+
+std::int64_t core_model::backlog_ns(std::int64_t now) const {
+  std::lock_guard g(m_);
+  auto f = *std::min_element(free_at_.begin(), free_at_.end());
+  return std::max<std::int64_t>(0, f - now);
 }
 
 std::int64_t core_model::max_backlog_ns() const {

@@ -51,19 +51,23 @@ struct slot {
   std::int64_t end_ns = 0;   ///< emulated completion
 };
 
-/// The emulated cores of one compute node: round-robin steering, run to completion, FIFO per
-/// core in emulated time. Thread-safe (instances of one node run on several worker threads).
+/// The emulated cores of one compute node: round-robin steering that is work-conserving (an idle
+/// core takes the request; when all are busy, the first to free), run to completion. Thread-safe
+/// (instances of one node run on several worker threads).
 class core_model {
  public:
   /// A node with `cores` emulated cores.
   explicit core_model(int cores);
   /// Steers a request that arrived at emulated time `arrival_ns` and needs `service_ns` of
-  /// emulated core time to the next core (round robin), and books it.
+  /// emulated core time to a core, and books it.
   slot run(std::int64_t arrival_ns, std::int64_t service_ns);
   /// Emulated core-nanoseconds of work booked so far.
   std::int64_t busy_ns() const;
   /// Largest backlog seen: how far a core's schedule ran ahead of an arrival (emulated ns).
   std::int64_t max_backlog_ns() const;
+  /// The backlog at emulated time `now_ns`: how long until the least busy core is free (0 when
+  /// one is idle).
+  std::int64_t backlog_ns(std::int64_t now_ns) const;
   /// Cores.
   int cores() const { return int(free_at_.size()); }
 

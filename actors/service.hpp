@@ -81,7 +81,10 @@ class service {
   /// Runs one request to completion.
   virtual void handle(const request& req, service_context& ctx) = 0;
   /// Called once before the first request, and again after the instance was restarted or
-  /// migrated with its collections restored: rebuild in-memory caches from ctx.state() here.
+  /// migrated with its collections restored: rebuild in-memory caches from ctx.state() here,
+  /// and do every one-time set-up (allocating and touching tables, building automata) here or
+  /// in the constructor. The runtime charges handle() and flush() to the emulated cores, not
+  /// start-up, so set-up done lazily in the first request would distort emulated time.
   virtual void on_start(service_context& ctx) { (void)ctx; }
   /// Writes in-memory state that changed since the last flush into ctx.state(). The runtime
   /// calls it before it commits the collections, that is before it acknowledges the requests

@@ -8,6 +8,8 @@ namespace e3::cli {
 int svc(int argc, char** argv);
 /// `e3 place --app FILE --cluster PRESET [--algo hcm] [--json]`: placement and its evaluation.
 int place(int argc, char** argv);
+/// `e3 run [--app FILE --cluster PRESET ...]`: an app on an emulated cluster; no arguments: the demo.
+int run(int argc, char** argv);
 /// `e3 bench <name> ...`: runs the benchmark program e3-bench-<name> next to this program.
 int bench(const char* self, int argc, char** argv);
 

@@ -13,6 +13,7 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: e3 <command> [options]\n"
          "commands:\n"
+         "  run [--app FILE --cluster PRESET]   run an app on an emulated cluster (no arguments: demo)\n"
          "  place --app FILE --cluster PRESET   place an app with HCM and evaluate it\n"
          "  svc <service> ...   run one microservice on files, without a cluster (e3 svc --list)\n"
          "  bench <name> ...    run a benchmark (e3 bench --list)\n"
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
     usage(std::cout);
     return 0;
   }
+  if (cmd == "run")
+    return e3::cli::run(argc - 1, argv + 1);
   if (cmd == "place")
     return e3::cli::place(argc - 1, argv + 1);
   if (cmd == "svc")

@@ -76,4 +76,16 @@ record decode_record(bytes_view b) {
   return r;
 }
 
+bytes synthetic_record(std::size_t size, std::mt19937_64& rng) {
+  record r;
+  r.key = rng() % (1u << 20);
+  r.ts_ns = std::int64_t(rng() % 1000000000);
+  r.value = double(rng() % 100000) / 100.0;
+  std::size_t text = size > record_header_size ? size - record_header_size : 0;
+  r.text.resize(text);
+  for (auto& ch : r.text)
+    ch = char('a' + rng() % 26);
+  return encode(r);
+}
+
 }  // namespace e3::services

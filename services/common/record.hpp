@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,5 +46,10 @@ void encode(const record& r, bytes& out);
 bytes encode(const record& r);
 /// Decodes a record; throws record_error on any malformation (never reads past the end).
 record decode_record(bytes_view b);
+
+/// A synthetic stream record of about `size` bytes (random key among 2^20, value, a text field
+/// filling the rest): the load of a record service whose kind has no generator of its own for
+/// this configuration (e.g. count with input=record).
+bytes synthetic_record(std::size_t size, std::mt19937_64& rng);
 
 }  // namespace e3::services

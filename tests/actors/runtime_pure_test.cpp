@@ -106,7 +106,7 @@ TEST(CoreModel, RoundRobinAndQueueingInEmulatedTime) {
   core_model m(2);
   auto a = m.run(0, 100);    // core 0: 0..100
   auto b = m.run(10, 100);   // core 1: 10..110
-  auto c = m.run(20, 100);   // core 0 again: waits until 100
+  auto c = m.run(20, 100);   // both busy: core 0 frees first, waits until 100
   EXPECT_EQ(a.core, 0);
   EXPECT_EQ(b.core, 1);
   EXPECT_EQ(c.core, 0);
@@ -114,6 +114,18 @@ TEST(CoreModel, RoundRobinAndQueueingInEmulatedTime) {
   EXPECT_EQ(c.end_ns, 200);
   EXPECT_EQ(m.busy_ns(), 300);
   EXPECT_EQ(m.max_backlog_ns(), 80);
+}
+
+TEST(CoreModel, WorkConservingNeverQueuesBehindALongJobWhileACoreIdles) {
+  core_model m(3);
+  m.run(0, 1000000);          // core 0 busy for 1 ms
+  auto b = m.run(10, 100);    // core 1
+  auto c = m.run(500, 100);   // round robin would pick core 2: idle, fine
+  auto d = m.run(1000, 100);  // round robin's next is core 0 (busy): an idle core takes it
+  EXPECT_EQ(b.core, 1);
+  EXPECT_EQ(c.core, 2);
+  EXPECT_EQ(d.start_ns, 1000);
+  EXPECT_NE(d.core, 0);
 }
 
 TEST(CoreModel, SaturatesAtItsCapacity) {
