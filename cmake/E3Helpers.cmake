@@ -57,14 +57,14 @@ function(e3_add_test name)
   e3_component_flags(${name})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${A_LIBS} GTest::gtest_main GTest::gmock)
-  target_compile_definitions(${name} PRIVATE
-      E3_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
-      E3_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-      E3_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  # Paths relative to the repository root, where CTest runs every test: no absolute path in the
+  # compile command, so ccache (CCACHE_BASEDIR) hits from any clone.
+  target_compile_definitions(${name} PRIVATE E3_TEST_DATA_DIR="tests/data" E3_SOURCE_DIR=".")
   if(NOT A_LABELS)
     set(A_LABELS unit)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${A_TIMEOUT})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+      PROPERTIES TIMEOUT ${A_TIMEOUT})
   # Labels are set after discovery, on every discovered test: gtest_discover_tests would split
   # a list of several labels into separate arguments.
   set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
