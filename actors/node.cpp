@@ -162,10 +162,11 @@ void node_host::dispatch(inbound m) {
     caf::delayed_anon_send(a, std::chrono::duration_cast<std::chrono::nanoseconds>(due - now), std::move(m));
 }
 
-void node_host::send_to_instance(const wire::header& h, bytes_view payload, const route& to) {
+void node_host::send_to_instance(const wire::header& h, bytes_view payload, const route& to,
+                                 std::int64_t wall_sent_ns) {
   if (to.link == link_kind::local) {
-    inbound m{h, std::vector<std::uint8_t>(payload.begin(), payload.end()), h.sent_ns + us_to_ns(cluster_.one_way_latency_us(self_, self_)),
-              link_kind::local};
+    inbound m{h, std::vector<std::uint8_t>(payload.begin(), payload.end()),
+              h.sent_ns + us_to_ns(cluster_.one_way_latency_us(self_, self_)), link_kind::local, wall_sent_ns};
     local_sent_.fetch_add(1, std::memory_order_relaxed);
     dispatch(std::move(m));
     return;
@@ -226,6 +227,10 @@ node_totals node_host::totals() const {
   t.tm_packets = tm_packets_.load();
   t.tm_max_backlog_ns = tm_.max_backlog_ns();
   t.restarts = restarts_.load();
+  auto hops = local_hops();
+  t.local_hops = hops.count();
+  t.local_hop_p50_ns = hops.quantile(0.5);
+  t.local_hop_p99_ns = hops.quantile(0.99);
   return t;
 }
 
@@ -322,8 +327,14 @@ class instance_context final : public service_context {
 };
 
 /// An output held until the state it depends on is committed (group commit).
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct pending_output {
   bool completion = false;     // to the client (else to an instance)
+  std::int64_t wall_done_ns = 0;  // real time its handler finished
   wire::header h;              // its header (sent_ns = when its request finished)
   std::uint64_t credit = 0;    // completion: the credit it returns
   std::uint8_t flags = 0;      // completion: its flags
@@ -355,7 +366,7 @@ void release(instance_state& st, std::int64_t not_before) {
     if (o.completion)
       node.send_completion(o.h, o.credit, o.flags, o.payload, o.h.sent_ns);
     else
-      node.send_to_instance(o.h, o.payload, o.to);
+      node.send_to_instance(o.h, o.payload, o.to, o.wall_done_ns);
   }
   st.pending.clear();
 }
@@ -389,6 +400,8 @@ void group_commit(instance_state& st) {
 
 void run_message(instance_state& st, inbound& m) {
   auto& node = *st.node;
+  if (m.wall_sent_ns)
+    node.record_local_hop(wall_ns() - m.wall_sent_ns);
   node.lateness().record(m.arrival_ns, node.clock().now_ns());
   instance_context ctx(node.collections(st.id), m.arrival_ns);
   request req{m.h.request_id, m.h.key, m.payload};
@@ -398,7 +411,8 @@ void run_message(instance_state& st, inbound& m) {
   } catch (const std::exception& e) {
     ctx.rejections.emplace_back(std::string("service failed: ") + e.what());
   }
-  auto service_ns = std::int64_t(double(sw.elapsed_ns()) * st.factor * node.slowdown());
+  auto cpu_ns = sw.elapsed_ns();
+  auto service_ns = std::int64_t(double(cpu_ns) * st.factor * node.slowdown());
   auto slot = node.cores().run(m.arrival_ns, service_ns);
   st.last_end_ns = std::max(st.last_end_ns, slot.end_ns);
   st.counters->requests.fetch_add(1, std::memory_order_relaxed);
@@ -458,6 +472,7 @@ void run_message(instance_state& st, inbound& m) {
       o.h.credit = st.credits[k++];
       o.payload = e->payload;
       o.to = dest;
+      o.wall_done_ns = wall_ns();
       st.pending.push_back(std::move(o));
     }
     for (const auto* r : replies)

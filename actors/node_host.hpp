@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "actors/emulation.hpp"
+#include "actors/histogram.hpp"
 #include "actors/node_links.hpp"
 #include "actors/router.hpp"
 #include "actors/runtime.hpp"
@@ -35,6 +36,9 @@ struct inbound {
   std::vector<std::uint8_t> payload;  ///< its payload
   std::int64_t arrival_ns = 0;     ///< emulated arrival at the instance's node
   link_kind via = link_kind::local;   ///< the link it came over
+  /// Real (steady clock) ns when the sending instance's handler finished, for a local hop;
+  /// 0 otherwise. Measures the real cost of an actor-plus-router hop inside a node.
+  std::int64_t wall_sent_ns = 0;
 };
 
 /// Per-instance counters, written by the instance actor, read by the agent.
@@ -108,7 +112,7 @@ class node_host {
   void dispatch(inbound m);
   /// Sends a message from local instance `from` (finished at emulated `done_ns`) to instance
   /// `to` over the right link; reports it lost to the client when a link refuses it.
-  void send_to_instance(const wire::header& h, bytes_view payload, const route& to);
+  void send_to_instance(const wire::header& h, bytes_view payload, const route& to, std::int64_t wall_sent_ns = 0);
   /// Sends a completion to the request's client.
   void send_completion(const wire::header& request, std::uint64_t credit, std::uint8_t flags, bytes_view payload,
                        std::int64_t done_ns);
@@ -126,6 +130,16 @@ class node_host {
 
   /// Lateness of handled messages.
   lateness_meter& lateness() { return lateness_; }
+  /// Records the real time of one local hop (handler end to the next handler's start).
+  void record_local_hop(std::int64_t ns) {
+    std::lock_guard g(hop_lock_);
+    local_hop_.record(ns);
+  }
+  /// The real times of local hops so far (a copy).
+  histogram local_hops() const {
+    std::lock_guard g(hop_lock_);
+    return local_hop_;
+  }
   /// Totals since start.
   node_totals totals() const;
   /// Per-instance statistics now.
@@ -196,6 +210,8 @@ class node_host {
   std::atomic<std::uint64_t> local_sent_{0};
   std::atomic<std::uint64_t> undeliverable_{0}, rejected_{0}, handled_{0}, restarts_{0}, misrouted_{0};
   lateness_meter lateness_;
+  mutable std::mutex hop_lock_;
+  histogram local_hop_;
   std::int64_t last_report_ns_ = 0;
   std::int64_t last_busy_ns_ = 0;
   std::uint64_t last_bytes_in_ = 0, last_bytes_out_ = 0;

@@ -119,6 +119,9 @@ struct node_totals {
   std::uint64_t tm_packets = 0;            ///< packets through its traffic manager
   std::int64_t tm_max_backlog_ns = 0;      ///< worst traffic-manager backlog
   std::uint64_t restarts = 0;              ///< times the node itself was restarted
+  std::uint64_t local_hops = 0;            ///< local hops timed (real time)
+  std::int64_t local_hop_p50_ns = 0;       ///< REAL ns from a handler's end to the next local handler's start, median
+  std::int64_t local_hop_p99_ns = 0;       ///< … 99th percentile
 };
 
 /// A completed (or lost) client request.
