@@ -8,48 +8,32 @@
 
 namespace e3::rt {
 
-core_model::core_model(int cores) : free_at_(std::size_t(std::max(1, cores)), 0) {}
+core_model::core_model(int cores) : q_(cores) {}
 
 slot core_model::run(std::int64_t arrival, std::int64_t service) {
   std::lock_guard g(m_);
-  // Round robin over the cores, work-conserving (§3): the next idle core in round-robin order,
-  // or, when every core is busy, the one that frees first.
-  std::size_t n = free_at_.size(), pick = n;
-  for (std::size_t k = 0; k < n; ++k) {
-    std::size_t c = (next_ + k) % n;
-    if (free_at_[c] <= arrival) {
-      pick = c;
-      break;
-    }
-  }
-  if (pick == n)
-    pick = std::size_t(std::min_element(free_at_.begin(), free_at_.end()) - free_at_.begin());
-  next_ = (pick + 1) % n;
-  slot s;
-  s.core = int(pick);
-  auto& f = free_at_[pick];
-  s.start_ns = std::max(arrival, f);
-  s.end_ns = s.start_ns + std::max<std::int64_t>(service, 0);
-  max_backlog_ = std::max(max_backlog_, s.start_ns - arrival);
-  f = s.end_ns;
-  busy_ += s.end_ns - s.start_ns;
-  return s;
+  auto s = q_.run(arrival, service);
+  return {s.core, s.start_ns, s.end_ns};
 }
 
 std::int64_t core_model::busy_ns() const {
   std::lock_guard g(m_);
-  return busy_;
+  return q_.busy_ns();
 }
 
 std::int64_t core_model::backlog_ns(std::int64_t now) const {
   std::lock_guard g(m_);
-  auto f = *std::min_element(free_at_.begin(), free_at_.end());
-  return std::max<std::int64_t>(0, f - now);
+  return q_.backlog_ns(now);
 }
 
 std::int64_t core_model::max_backlog_ns() const {
   std::lock_guard g(m_);
-  return max_backlog_;
+  return q_.max_backlog_ns();
+}
+
+int core_model::cores() const {
+  std::lock_guard g(m_);
+  return q_.cores();
 }
 
 void lateness_meter::record(std::int64_t due, std::int64_t now) {

@@ -18,6 +18,8 @@
 #include <mutex>
 #include <vector>
 
+#include "topology/core_queue.hpp"
+
 namespace e3::rt {
 
 /// Maps wall time to emulated time: emulated = (wall − start) / dilation.
@@ -52,8 +54,9 @@ struct slot {
 };
 
 /// The emulated cores of one compute node: round-robin steering that is work-conserving (an idle
-/// core takes the request; when all are busy, the first to free), run to completion. Thread-safe
-/// (instances of one node run on several worker threads).
+/// core takes the request; when all are busy, the first to free), run to completion — the rule of
+/// topo::core_queue, which the simulator (sim/) uses too, behind a lock. Thread-safe (instances
+/// of one node run on several worker threads).
 class core_model {
  public:
   /// A node with `cores` emulated cores.
@@ -69,14 +72,11 @@ class core_model {
   /// one is idle).
   std::int64_t backlog_ns(std::int64_t now_ns) const;
   /// Cores.
-  int cores() const { return int(free_at_.size()); }
+  int cores() const;
 
  private:
   mutable std::mutex m_;
-  std::vector<std::int64_t> free_at_;
-  std::size_t next_ = 0;
-  std::int64_t busy_ = 0;
-  std::int64_t max_backlog_ = 0;
+  topo::core_queue q_;
 };
 
 /// How far behind its emulated schedule this machine handled messages. Thread-safe.
