@@ -8,12 +8,11 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
-#include <random>
 #include <iostream>
 
 #include "apps/manifest.hpp"
-#include "apps/placement_report.hpp"
 #include "bench/common/report.hpp"
+#include "bench/placement/workload.hpp"
 #include "scheduler/scheduler.hpp"
 #include "topology/topology.hpp"
 
@@ -43,23 +42,12 @@ struct result {
 };
 
 result run(int servers, std::size_t services, const std::vector<sched::app_dag>& templates, double preload) {
-  auto cluster = topo::cluster::fat_tree({.servers = servers, .server_profile = "Type2-SmartNIC"});
-  auto view = sched::cluster_view::empty(cluster);
-  // Optionally pre-book a random share of every node (mean `preload`, seeded), so placement
-  // has to search farther levels, as in a busy cluster.
-  std::mt19937_64 rng(42);
-  std::uniform_real_distribution<double> u(0, 2 * preload);
-  for (auto& st : view.nodes) {
-    double f = std::min(1.0, u(rng));
-    st.free_cores *= 1 - f;
-    st.free_memory_mb *= 1 - f;
-  }
-  std::vector<sched::app_dag> dags;
+  auto cluster = bench::table6_cluster(servers);
+  auto view = bench::preloaded_view(cluster, preload);
+  auto dags = bench::repeat_apps(templates, services);
   std::size_t total = 0;
-  for (std::size_t i = 0; total < services; ++i) {
-    dags.push_back(templates[i % templates.size()]);
-    total += dags.back().nodes.size();
-  }
+  for (const auto& d : dags)
+    total += d.nodes.size();
   result r{servers, total, 0, 0, 0};
   auto t0 = std::chrono::steady_clock::now();
   std::vector<sched::placement> ps;
@@ -96,9 +84,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  std::vector<sched::app_dag> templates;
-  for (auto name : {"nfv-fin", "nfv-din", "nfv-ifid", "rta-ptc", "rta-sf", "rta-shm", "iot-dh", "iot-ts"})
-    templates.push_back(sched::expand(apps::load_app(name)));
+  auto templates = bench::paper_app_dags();
 
   bench::report rep("Placement time per microservice: " + algo + ", " + std::to_string(services) +
                         " microservices (the 8 paper apps, repeated), Type2-SmartNIC FatTree, 40 servers/rack" +
