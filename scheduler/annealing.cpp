@@ -41,6 +41,8 @@ class annealer {
   annealer(const app_dag& dag, cluster_view& view, const constraints& c, const sa_options& o)
       : dag_(dag), view_(view), c_(c), o_(o), rng_(o.seed), n_(dag.nodes.size()), node_of_(n_, 0),
         placed_(n_, 0), over_(n_, 0), cpu_(view.nodes.size(), 0), mem_(view.nodes.size(), 0) {
+    if (!(o.initial_accept > 0 && o.initial_accept < 1) || !(o.cooling > 0 && o.cooling < 1))
+      throw std::invalid_argument("sa_place: initial_accept and cooling must lie strictly between 0 and 1");
     if (!o.previous.empty() && o.previous.size() != n_)
       throw std::invalid_argument("sa_place: `previous` has " + std::to_string(o.previous.size()) +
                                   " entries for " + std::to_string(n_) + " instances");

@@ -77,7 +77,7 @@ std::string to_string(sa_stop s);
 struct sa_stats {
   std::uint64_t iterations = 0;    ///< proposals made (probes excluded)
   std::uint64_t accepted = 0;      ///< proposals accepted
-  std::uint64_t inadmissible = 0;  ///< proposals refused by a constraint (capacity, host-only, replicas apart)
+  std::uint64_t inadmissible = 0;  ///< proposals refused: a constraint (capacity, host-only, replicas apart) or a no-op
   int stages = 0;                  ///< temperature stages run
   double initial_temperature = 0;  ///< T0 from the probes
   double final_temperature = 0;    ///< T when it stopped
@@ -91,7 +91,7 @@ struct sa_stats {
 /// -1 everywhere: SA does not search levels; overcommitted lists instances that fit nowhere).
 /// Deterministic for a fixed seed when no time budget cuts it short. Throws placement_error
 /// when an instance has no admissible node even ignoring capacity, and std::invalid_argument
-/// when `previous` is given with the wrong size.
+/// when `previous` is given with the wrong size or initial_accept / cooling is outside (0, 1).
 placement sa_place(const app_dag& dag, cluster_view& view, const constraints& c = {}, const sa_options& o = {},
                    sa_stats* stats = nullptr);
 

@@ -169,6 +169,18 @@ TEST(Annealing, MoveCostKeepsARunningPlacement) {
   EXPECT_THROW(sa_place(d, v3, {}, o), std::invalid_argument);
 }
 
+TEST(Annealing, BadScheduleIsRefused) {
+  auto c = cluster::preset("3xType1-SmartNIC");
+  auto d = expand(chain({svc("a", "count", 0.1)}));
+  auto v = cluster_view::empty(c);
+  auto o = quick();
+  o.cooling = 1.0;
+  EXPECT_THROW(sa_place(d, v, {}, o), std::invalid_argument);
+  o = quick();
+  o.initial_accept = 0;
+  EXPECT_THROW(sa_place(d, v, {}, o), std::invalid_argument);
+}
+
 TEST(Annealing, AnInstanceThatFitsNowhereIsOvercommittedOnAnAdmissibleNode) {
   // 30 Top ranker shards of 2 Beefy cores on 3xType1: a host takes at most 4 within the 80 %
   // headroom (9.6 of 12 cores) and a LiquidIO none (Top ranker runs ~50x slower there), so 12 fit
