@@ -232,7 +232,17 @@ struct simulator::impl {
     auto in = ingress_of(to, flow);
     nodes[in].bytes_in += b;
     auto t = at + lat_ns(from, in) + ser_ns(bytes, in);
-    push(t, is_nic(in) ? ev_net_arrive : ev_node_arrive, is_nic(in) ? in : to, i, r);
+    enter(in, to, i, r, t);
+  }
+
+  // A packet for instance `i` (at node `to`) reaches the network port of node `in` at `t`.
+  void enter(topo::node_id in, topo::node_id to, std::uint32_t i, std::uint32_t r, std::int64_t t) {
+    if (!is_nic(in))
+      push(t, ev_node_arrive, to, i, r);
+    else if (cfg.tm_books_at_send)
+      after_tm(in, i, r, nodes[in].tm.run(t, cfg.traffic_manager_ns).end_ns);
+    else
+      push(t, ev_net_arrive, in, i, r);
   }
 
   // --- requests ---------------------------------------------------------------------------
@@ -272,8 +282,7 @@ struct simulator::impl {
         in = c.ports()[std::size_t(port)].owner;
     }
     nodes[in].bytes_in += std::uint64_t(inst[i].bytes);
-    auto t = now + us_to_ns(c.client_one_way_latency_us(in)) + ser_ns(inst[i].bytes, in);
-    push(t, is_nic(in) ? ev_net_arrive : ev_node_arrive, is_nic(in) ? in : to, i, r);
+    enter(in, to, i, r, now + us_to_ns(c.client_one_way_latency_us(in)) + ser_ns(inst[i].bytes, in));
     if (A.load.process == arrivals::open_poisson) {
       auto next = now + std::max<std::int64_t>(1, std::int64_t(A.random.exponential(1e9 / A.load.rate_rps)));
       if (next < w1)
@@ -345,17 +354,22 @@ struct simulator::impl {
   }
 
   void on_net_arrive(topo::node_id n, std::uint32_t i, std::uint32_t r, std::int64_t now) {
-    auto s = nodes[n].tm.run(now, cfg.traffic_manager_ns);
+    after_tm(n, i, r, nodes[n].tm.run(now, cfg.traffic_manager_ns).end_ns);
+  }
+
+  // The traffic manager of SmartNIC `n` steered a packet for instance `i` at `done`: to a local
+  // core, over PCIe to its host, or (a stale route) on to where the instance runs now.
+  void after_tm(topo::node_id n, std::uint32_t i, std::uint32_t r, std::int64_t done) {
     auto to = inst[i].node;
     if (to == n) {
-      push(s.end_ns, ev_node_arrive, n, i, r);
+      push(done, ev_node_arrive, n, i, r);
     } else if (c.node(to).server == c.node(n).server && !is_nic(to)) {
       nodes[to].bytes_in += std::uint64_t(inst[i].bytes);
       ++res.messages_by_path[std::size_t(topo::path_kind::pcie)];
-      push(s.end_ns + lat_ns(n, to), ev_node_arrive, to, i, r);
+      push(done + lat_ns(n, to), ev_node_arrive, to, i, r);
     } else {
       ++res.forwarded;  // a stale route: the card forwards it to where the instance is now
-      send_to(n, to, i, r, s.end_ns, reqs[r].key);
+      send_to(n, to, i, r, done, reqs[r].key);
     }
   }
 
@@ -485,6 +499,8 @@ struct simulator::impl {
     } else {
       d = orch->on_heartbeat_bytes(H.bytes, now);
     }
+    if (cfg.record_heartbeats)
+      res.heartbeat_log.push_back({now, H.bytes});
     auto& hr = res.heartbeats;
     ++hr.digested;
     hr.transmit_ns.record(H.arrived - H.sent);
@@ -691,6 +707,16 @@ struct simulator::impl {
 
   // --- the run ------------------------------------------------------------------------------
 
+  std::unique_ptr<mig::orchestrator> make_orchestrator() const {
+    auto o = std::make_unique<mig::orchestrator>(c, view, cfg.orchestrator);
+    for (const auto& A : apps) {
+      auto base = o->add_app(A.dag, A.placement, cfg.placed_at_ns);
+      if (base != A.base)
+        throw std::logic_error("sim: orchestrator ids disagree with the simulator's");
+    }
+    return o;
+  }
+
   void window(bool open, std::int64_t t) {
     for (std::size_t n = 0; n < nodes.size(); ++n) {
       auto& N = nodes[n];
@@ -710,12 +736,7 @@ struct simulator::impl {
       throw std::logic_error("sim: run() twice");
     ran = true;
     auto wall0 = std::chrono::steady_clock::now();
-    orch = std::make_unique<mig::orchestrator>(c, view, cfg.orchestrator);
-    for (const auto& A : apps) {
-      auto base = orch->add_app(A.dag, A.placement, 0);
-      if (base != A.base)
-        throw std::logic_error("sim: orchestrator ids disagree with the simulator's");
-    }
+    orch = make_orchestrator();
     push(w0, ev_window, 0, 0, 0);
     push(w1, ev_window, 0, 1, 0);
     for (std::size_t a = 0; a < apps.size(); ++a) {
@@ -892,5 +913,6 @@ std::uint32_t simulator::instance_id(std::size_t app, std::uint32_t dag_node) co
 }
 topo::node_id simulator::node_of(std::uint32_t id) const { return impl_->inst.at(id).node; }
 topo::node_id simulator::controller() const { return impl_->ctrl; }
+std::unique_ptr<mig::orchestrator> simulator::make_orchestrator() const { return impl_->make_orchestrator(); }
 
 }  // namespace e3::sim

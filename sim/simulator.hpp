@@ -83,6 +83,12 @@ struct config {
   service_distribution service = service_distribution::deterministic;  ///< execution-time draw
   service_time_fn service_time;              ///< override of the service profiles (empty: profiles)
   std::int64_t traffic_manager_ns = 200;     ///< SmartNIC traffic manager per packet (as the runtime: 0.2 µs)
+  /// Book each packet on the traffic manager when it is SENT instead of when it arrives. Not a
+  /// model of hardware: it reproduces what the live runtime does (it books the traffic manager at
+  /// frame reception, in real time, while frames carry future emulated arrival times, so a packet
+  /// can wait behind one that arrives later), to tell its effect apart when validating against
+  /// the runtime. Off by default.
+  bool tm_books_at_send = false;
   double wire_overhead_bytes = 64;           ///< added to each message's request bytes on a link
   bool heartbeats = true;                    ///< SmartNICs send 16-byte heartbeats to the orchestrator
   std::int64_t heartbeat_interval_ns = 50'000'000;  ///< §5.6: every 50 ms
@@ -97,6 +103,12 @@ struct config {
   migration_model migration;                 ///< cold-migration costs
   mig::migration_timeouts migration_timeouts;  ///< the state machine's step timeouts
   bool measure_orchestrator_cpu = false;     ///< time the real orchestrator calls (wall clock; results only)
+  /// Keep every heartbeat the orchestrator digests (bytes and time) in results::heartbeat_log, so a
+  /// benchmark can replay the stream into an orchestrator of the same cluster and time it.
+  bool record_heartbeats = false;
+  /// When the apps were placed, for the orchestrator's minimum dwell (hysteresis_config): 0 =
+  /// at the start of the run; a negative time = long before it.
+  std::int64_t placed_at_ns = 0;
 };
 
 /// One app's figures. Times are SIMULATED.
@@ -156,6 +168,12 @@ struct migration_record {
   std::uint64_t buffered = 0;    ///< requests held during the blackout
 };
 
+/// One heartbeat as the orchestrator digested it.
+struct logged_heartbeat {
+  std::int64_t at_ns = 0;                                  ///< simulated time it was digested
+  std::array<std::uint8_t, mig::heartbeat_size> bytes{};  ///< its 16 bytes
+};
+
 /// Everything a run produced.
 struct results {
   std::vector<app_result> apps;          ///< per app, in add_app order
@@ -166,6 +184,7 @@ struct results {
   double requests_per_joule = 0;         ///< throughput / power (modelled)
   heartbeat_result heartbeats;           ///< heartbeats and decisions
   std::vector<migration_record> migrations;  ///< every migration started
+  std::vector<logged_heartbeat> heartbeat_log;  ///< config::record_heartbeats: every heartbeat digested, in order
   mig::orchestrator_counters orchestrator;   ///< the real orchestrator's counters
   std::uint64_t forwarded = 0;           ///< messages that reached a node their instance had left (forwarded)
   std::uint64_t buffered = 0;            ///< messages held during migrations
@@ -217,6 +236,10 @@ class simulator {
   topo::node_id node_of(std::uint32_t id) const;
   /// The controller's node.
   topo::node_id controller() const;
+  /// A fresh orchestrator as run() starts it: the view after every placement, the apps added in
+  /// order (at config::placed_at_ns), the config's orchestrator settings. For replaying a
+  /// recorded heartbeat stream into an identical orchestrator.
+  std::unique_ptr<mig::orchestrator> make_orchestrator() const;
 
  private:
   struct impl;
