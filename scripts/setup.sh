@@ -20,6 +20,7 @@ packages=(
   libsqlite3-dev                  # SQL service, BM25 reference (FTS5)
   libglpk-dev coinor-libcbc-dev   # ILP placement baseline
   zlib1g-dev                      # reading .gz data sets
+  libexpat1-dev                   # tests: the figure commands' SVG is well-formed XML
   clang libclang-rt-14-dev        # libFuzzer and sanitizers
   iproute2                        # network namespaces for link tests
 )
