@@ -5,6 +5,11 @@
 
 using namespace e3::topo;
 
+namespace e3::embedded {
+/// Table 1 as compiled into e3_topology (topology/data/table1_microservices.csv).
+extern const std::string_view table1_csv;
+}  // namespace e3::embedded
+
 TEST(Profiles, ServerProfilesAreTable4) {
   const auto& b = server_profile_named("Beefy");
   EXPECT_EQ(b.cost_usd, 4500);
@@ -101,19 +106,47 @@ TEST(FatTree, RacksOfFortyAndAnySmartNicCount) {
   EXPECT_EQ(big.nodes().size(), 5000u);
 }
 
+namespace {
+
+const service_profile& profile_in(const std::vector<service_profile>& all, std::string_view kind) {
+  for (const auto& p : all)
+    if (p.kind == kind)
+      return p;
+  throw std::invalid_argument(std::string(kind));
+}
+
+}  // namespace
+
 TEST(ServiceProfiles, StartFromTable1) {
-  ASSERT_EQ(service_profiles().size(), 16u);
-  const auto& ipsec = service_profile_of("ipsec");
+  // The starting profiles, before the measured ones (topology/data/measured_profiles.csv) apply.
+  auto all = build_service_profiles(e3::embedded::table1_csv, "");
+  ASSERT_EQ(all.size(), 16u);
+  const auto& ipsec = profile_in(all, "ipsec");
   EXPECT_NEAR(ipsec.host_us, 12 / 911900.0 * 1e6, 1e-9);
   EXPECT_NEAR(ipsec.nic_us, 12 / 1851100.0 * 1e6, 1e-9);
   EXPECT_DOUBLE_EQ(ipsec.nic_active_w, 23.4);
-  EXPECT_TRUE(service_profile_of("sql").host_only);
-  EXPECT_FALSE(service_profile_of("kvs").host_only);
-  EXPECT_TRUE(service_profile_of("kvs").stateful);
-  EXPECT_FALSE(service_profile_of("knn").stateful);
+  EXPECT_EQ(ipsec.source, "Table 1");
+  EXPECT_TRUE(profile_in(all, "sql").host_only);
+  EXPECT_FALSE(profile_in(all, "kvs").host_only);
+  EXPECT_TRUE(profile_in(all, "kvs").stateful);
+  EXPECT_FALSE(profile_in(all, "knn").stateful);
   // Top ranker is ~52x slower per core on the SmartNIC (Table 1).
-  const auto& tr = service_profile_of("top_ranker");
+  const auto& tr = profile_in(all, "top_ranker");
   EXPECT_NEAR(tr.slowdown(core_type::cnmips, 1.2), (12 / 14800.0) / (12 / 771900.0), 1e-9);
+}
+
+TEST(ServiceProfiles, CompiledProfilesKeepTable1FactsAndRatios) {
+  // Whatever was measured, every kind keeps its Table 1/2 facts and its SmartNIC-to-host ratio.
+  auto table1 = build_service_profiles(e3::embedded::table1_csv, "");
+  ASSERT_EQ(service_profiles().size(), table1.size());
+  for (const auto& t : table1) {
+    const auto& p = service_profile_of(t.kind);
+    EXPECT_EQ(p.stateful, t.stateful) << t.kind;
+    EXPECT_EQ(p.host_only, t.host_only) << t.kind;
+    EXPECT_DOUBLE_EQ(p.nic_active_w, t.nic_active_w) << t.kind;
+    EXPECT_NEAR(p.slowdown(core_type::cnmips, 1.2), t.slowdown(core_type::cnmips, 1.2), 1e-9) << t.kind;
+    EXPECT_GT(p.host_us, 0) << t.kind;
+  }
   EXPECT_THROW(service_profile_of("blockchain"), std::invalid_argument);
 }
 
