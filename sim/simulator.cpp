@@ -55,7 +55,7 @@ struct node_rec {
   std::uint64_t hb_in = 0, hb_out = 0;
   std::uint16_t seq = 0;
   // Measured window.
-  std::int64_t win_done0 = 0, win_done1 = 0;
+  std::int64_t win_done0 = 0, win_done1 = 0, win_tm0 = 0, win_tm1 = 0;
   std::array<double, kinds> kind_busy{}, kind_busy0{}, kind_busy1{};
   std::vector<std::uint32_t> instances;  // ascending ids
 };
@@ -721,11 +721,14 @@ struct simulator::impl {
     for (std::size_t n = 0; n < nodes.size(); ++n) {
       auto& N = nodes[n];
       auto done = N.cores.busy_ns() - N.cores.booked_after(t);
+      auto tm = N.tm.busy_ns() - N.tm.booked_after(t);
       if (open) {
         N.win_done0 = done;
+        N.win_tm0 = tm;
         N.kind_busy0 = N.kind_busy;
       } else {
         N.win_done1 = done;
+        N.win_tm1 = tm;
         N.kind_busy1 = N.kind_busy;
       }
     }
@@ -816,6 +819,7 @@ struct simulator::impl {
       nr.utilisation = busy_cores / n.cores;
       nr.messages = N.cores.bookings();
       nr.mean_wait_us = N.cores.bookings() ? double(N.cores.wait_ns()) / double(N.cores.bookings()) / 1000.0 : 0;
+      nr.tm_utilisation = double(N.win_tm1 - N.win_tm0) * 1e-9 / secs;
       nr.tm_packets = N.tm.bookings();
       nr.tm_mean_wait_us = N.tm.bookings() ? double(N.tm.wait_ns()) / double(N.tm.bookings()) / 1000.0 : 0;
       topo::node_activity act;

@@ -137,6 +137,7 @@ struct node_result {
   double power_w = 0;            ///< modelled wall power (topology's power model)
   std::uint64_t messages = 0;    ///< messages executed (whole run)
   double mean_wait_us = 0;       ///< mean wait for a core (whole run)
+  double tm_utilisation = 0;     ///< busy share of its traffic manager over the measured window
   std::uint64_t tm_packets = 0;  ///< packets through its traffic manager (whole run)
   double tm_mean_wait_us = 0;    ///< mean wait at the traffic manager (whole run)
 };
