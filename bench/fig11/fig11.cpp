@@ -20,12 +20,14 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 
 #include "apps/manifest.hpp"
 #include "bench/common/report.hpp"
+#include "bench/common/svg.hpp"
 #include "sim/sim.hpp"
 
 namespace {
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   std::string manifest = "apps/manifests/nfv-fin.yaml";
   bool json_out = false;
+  std::string svg_path;
   cli.add_option("--smartnics", sizes, "cluster sizes in SmartNICs (4 per Type2-SmartNIC server)")->delimiter(',');
   cli.add_option("--dense-apps", dense_apps, "apps per rack of the extra row at the largest size (0: no extra row)");
   cli.add_option("--sim-seconds", seconds, "simulated seconds measured per row")->check(CLI::Range(0.6, 60.0));
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
   cli.add_option("--slow-share", slow_share, "share of busy SmartNICs that slow down 2.5x")->check(CLI::Range(0.0, 1.0));
   cli.add_option("--app", manifest, "the app manifest deployed on every rack");
   cli.add_option("--seed", seed, "simulation seed");
+  cli.add_option("--svg", svg_path, "also draw the figure into this SVG file");
   cli.add_flag("--json", json_out, "JSON output");
   CLI11_PARSE(cli, argc, argv);
 
@@ -125,6 +129,9 @@ int main(int argc, char** argv) {
                      "decide_us_p99", "decide_us_max", "decisions", "migrations", "migration_ms_mean", "blackout_ms_mean",
                      "decide_over_migration", "detect_ms_mean", "events", "events_per_s", "wall_s"});
   nlohmann::json decisions_detail = nlohmann::json::array();
+  bench::svg::series decide_mean{"transmit + decide, mean (simulated)", {}, "#1f77b4", false};
+  bench::svg::series decide_p99{"transmit + decide, p99 (simulated)", {}, "#1f77b4", true};
+  bench::svg::series migrate{"migration, decision to done (simulated, modelled steps)", {}, "#d62728", false};
   for (const auto& in : rows) {
     std::cerr << "fig11: " << in.smartnics << " SmartNICs, " << in.apps_per_rack << " app(s) per rack\n";
     auto t0 = std::chrono::steady_clock::now();
@@ -191,6 +198,12 @@ int main(int argc, char** argv) {
              took > 0 ? nlohmann::json(std::round(h.decision_ns.mean() / took * 1e5) / 1e5) : nlohmann::json("-"),
              std::round(detect / 1e4) / 100,
              r.events, std::round(r.events_per_second), std::round(std::chrono::duration<double>(t1 - t0).count() * 10) / 10});
+    if (in.apps_per_rack == 1) {
+      decide_mean.points.emplace_back(in.smartnics, h.decide_ns.mean() / 1000);
+      decide_p99.points.emplace_back(in.smartnics, double(h.decide_ns.quantile(0.99)) / 1000);
+      if (took > 0)
+        migrate.points.emplace_back(in.smartnics, took / 1000);
+    }
     decisions_detail.push_back({{"smartnics", in.smartnics},
                                 {"apps_per_rack", in.apps_per_rack},
                                 {"slowed_smartnics", slowed.size()},
@@ -230,5 +243,20 @@ int main(int argc, char** argv) {
   rep.extra()["app"] = app.name;
   rep.extra()["rate_rps_per_app"] = rate;
   rep.print(json_out);
+  if (!svg_path.empty()) {
+    bench::svg::chart chart;
+    chart.title = "Fig. 11 in the simulator: orchestrator decision time vs cluster size";
+    chart.x_label = "SmartNICs (Type2-SmartNIC servers, 4 each)";
+    chart.y_label = "microseconds";
+    chart.lines = {decide_mean, decide_p99, migrate};
+    std::ofstream f(svg_path);
+    f << bench::svg::line_chart(chart);
+    f.close();
+    if (!f) {
+      std::cerr << "fig11: cannot write " << svg_path << "\n";
+      return 1;
+    }
+    std::cerr << "fig11: wrote " << svg_path << "\n";
+  }
   return 0;
 }
