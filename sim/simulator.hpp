@@ -1,6 +1,34 @@
 // The discrete-event cluster simulator: apps placed by the real scheduler run on a modelled
 // cluster (node cores, SmartNIC traffic managers, links), SmartNICs send 16-byte heartbeats to
 // the real data-plane orchestrator, and its decisions run as real cold migrations.
+//
+// The model, hop by hop (the same rules as the live runtime's emulation, actors/node.cpp):
+// - A client request enters at its entry shard's node: a SmartNIC IP directly, a host IP through
+//   one of its server's SmartNIC ports by ECMP (§3.2). Arrival = send + the topology's client
+//   latency + serialisation at the receiving port's bandwidth. Links add latency and
+//   serialisation only; they are not queues (neither are the runtime's).
+// - Every network packet into a SmartNIC takes `traffic_manager_ns` on that card's traffic
+//   manager (a one-server FIFO queue), then goes to a local core or over PCIe to the host.
+// - A node's cores are a topo::core_queue: round robin, work-conserving, run to completion. A
+//   message's execution time is its kind's mean on that node (service profiles, at the service's
+//   request size, or config::service_time) times the node's injected slowdown, fixed or
+//   exponentially drawn.
+// - When it finishes, the message goes on every outgoing channel the request takes (share), to
+//   the shard its key picks (routing.hpp), over the path between the two nodes: the same node,
+//   PCIe, or the network (topology latency model, Fig. 3's ratios). A service with no channel
+//   taken ends its branch: the reply reaches the client after the topology's client latency. A
+//   request completes when all its branches have.
+// - Backups are placed (and reported in heartbeats) but get no traffic, as in the live runtime.
+//   Not modelled: group commit of stateful services (their commit cost is part of the execution
+//   time when it is calibrated from the runtime), link contention, packet loss.
+// - Every SmartNIC's agent takes a report every `heartbeat_interval_ns` (utilisation, traffic
+//   manager queue, link use, per-instance execution times with their trailing EMA and CPU share),
+//   summarises it into the 16-byte heartbeat (migration/report.hpp) and sends it over the network
+//   to the controller's node, where the real orchestrator digests it after waiting in a FIFO
+//   queue, `orchestrator_ns_per_heartbeat` each. A decision starts the real cold-migration state
+//   machine; each action takes the modelled time of migration_model plus the one-way latency
+//   from the controller and back; requests for the instance are held in the real request buffer
+//   from the stop until the restart (the blackout), then delivered in order.
 #pragma once
 
 #include <array>
