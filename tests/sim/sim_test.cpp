@@ -256,6 +256,32 @@ TEST(Simulator, ClosedLoopKeepsItsWindowOutstanding) {
   EXPECT_GT(most, 0.98);
 }
 
+TEST(Simulator, TrafficManagerBookedAtSendMakesPacketsWaitForLaterOnes) {
+  // The runtime's booking order (diagnostic knob): a packet booked when it is sent can find the
+  // traffic manager reserved for a packet that arrives after it, so the managers wait more.
+  auto c = topo::cluster::preset("3xType1-SmartNIC");
+  double wait[2] = {0, 0};
+  for (bool at_send : {false, true}) {
+    sim::config cfg;
+    cfg.warmup_ns = 10 * ms;
+    cfg.measure_ns = 100 * ms;
+    cfg.tm_books_at_send = at_send;
+    cfg.service_time = [](const std::string&, const topo::compute_node& n, double) {
+      return n.kind == topo::node_kind::smartnic ? 20.0 : 5.0;
+    };
+    sim::simulator s(c, cfg);
+    sim::load_spec l;
+    l.process = sim::arrivals::closed_loop;
+    l.window = 300;
+    s.add_app(manifest("nfv-fin"), l);
+    auto r = s.run();
+    EXPECT_EQ(r.apps[0].generated, r.apps[0].completed);
+    for (const auto& n : r.nodes)
+      wait[at_send] = std::max(wait[at_send], n.tm_mean_wait_us);
+  }
+  EXPECT_GT(wait[1], 10 * wait[0]);
+}
+
 TEST(Simulator, HeartbeatsReachTheOrchestratorEvery50ms) {
   auto c = topo::cluster::fat_tree({.servers = 80, .server_profile = "Type2-SmartNIC"});  // two racks
   sim::config cfg;
