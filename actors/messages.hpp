@@ -16,6 +16,19 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>;  ///< agent: a ba
 using place_atom = caf::atom_constant<caf::atom("place")>;      ///< controller: place an app
 using health_atom = caf::atom_constant<caf::atom("health")>;    ///< controller: latest reports
 using flush_atom = caf::atom_constant<caf::atom("flush")>;      ///< instance: group commit now
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;  ///< agent: a message is due now
+using kind_atom = caf::atom_constant<caf::atom("kindok")>;      ///< agent: can you run this kind?
+using hold_atom = caf::atom_constant<caf::atom("hold")>;        ///< agent: hold an instance's messages
+using stop_atom = caf::atom_constant<caf::atom("stop")>;        ///< agent/instance: stop (commit first)
+using export_atom = caf::atom_constant<caf::atom("export")>;    ///< agent: export an instance's state
+using import_atom = caf::atom_constant<caf::atom("import")>;    ///< agent: import an instance's state
+using start_atom = caf::atom_constant<caf::atom("start")>;      ///< agent: start an instance here
+using release_atom = caf::atom_constant<caf::atom("release")>;  ///< agent: forward held messages
+using move_atom = caf::atom_constant<caf::atom("move")>;        ///< agent: routing table update
+using drop_atom = caf::atom_constant<caf::atom("dropstate")>;   ///< agent: forget an instance's state
+using fail_atom = caf::atom_constant<caf::atom("failheld")>;    ///< agent: report held messages lost
+using migrate_atom = caf::atom_constant<caf::atom("migrate")>;  ///< controller: migrate (operator)
+using migrations_atom = caf::atom_constant<caf::atom("migs")>;  ///< controller: finished migrations
 using down_atom = caf::atom_constant<caf::atom("srvdown")>;     ///< controller: a server went down
 
 }  // namespace e3::rt
@@ -27,3 +40,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(e3::rt::health_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(e3::rt::deployment)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(e3::sched::app_spec)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<e3::rt::health_report>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(e3::rt::migration_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<e3::rt::migration_report>)

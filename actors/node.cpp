@@ -5,6 +5,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_host.hpp"
 #include "actors/supervisor.hpp"
+#include "migration/cold_migration.hpp"
 #include "topology/service_profile.hpp"
 
 namespace e3::rt {
@@ -42,10 +43,105 @@ void node_host::promote(std::uint32_t replica) {
 
 void node_host::set_instance_actor(std::uint32_t instance, const caf::actor& a) {
   std::lock_guard g(actors_lock_);
-  if (a)
-    actors_[instance] = a;
-  else
+  if (!a) {
     actors_.erase(instance);
+    return;
+  }
+  actors_[instance] = a;
+  // Messages that waited for the start go first, under the lock: nothing dispatched after the
+  // registration can overtake them.
+  if (auto p = parked_.find(instance); p != parked_.end()) {
+    for (auto& m : p->second)
+      caf::anon_send(a, std::move(m));
+    parked_.erase(p);
+  }
+}
+
+caf::actor node_host::actor_of(std::uint32_t instance) const {
+  std::lock_guard g(actors_lock_);
+  auto i = actors_.find(instance);
+  return i == actors_.end() ? caf::actor{} : i->second;
+}
+
+void node_host::hold(std::uint32_t instance) {
+  std::lock_guard g(actors_lock_);
+  held_.try_emplace(instance);
+}
+
+void node_host::park(std::uint32_t instance) {
+  std::lock_guard g(actors_lock_);
+  if (!actors_.count(instance))
+    parked_.try_emplace(instance);
+}
+
+std::size_t node_host::release_held(std::uint32_t instance, topo::node_id dest) {
+  // Forward the held messages in order; messages that arrive meanwhile are held too and go in
+  // the next round. Only when nothing is left does this node's table point to the destination
+  // (under the lock, so nothing can slip between the last held message and the switch).
+  route r{instance, dest, link_between(cluster_, self_, dest)};
+  std::size_t n = 0;
+  while (true) {
+    std::vector<inbound> msgs;
+    {
+      std::lock_guard g(actors_lock_);
+      auto i = held_.find(instance);
+      if (i == held_.end())
+        return n;
+      msgs = std::move(i->second);
+      i->second.clear();
+      if (msgs.empty()) {
+        held_.erase(i);
+        if (dest != self_) {
+          std::unique_lock rg(router_lock_);
+          if (router_)
+            router_->move(instance, dest);
+        }
+        return n;
+      }
+    }
+    n += msgs.size();
+    auto now = clock_.now_ns();
+    for (auto& m : msgs) {
+      if (dest == self_) {  // a rollback: the instance runs here again
+        std::lock_guard g(actors_lock_);
+        if (auto a = actors_.find(instance); a != actors_.end())
+          caf::anon_send(a->second, std::move(m));
+        else
+          parked_[instance].push_back(std::move(m));
+        continue;
+      }
+      m.h.sent_ns = std::max(now, m.arrival_ns);
+      m.h.src_node = self_;
+      send_to_instance(m.h, m.payload, r);
+    }
+  }
+}
+
+std::size_t node_host::fail_held(std::uint32_t instance) {
+  std::vector<inbound> msgs;
+  {
+    std::lock_guard g(actors_lock_);
+    auto i = held_.find(instance);
+    if (i == held_.end())
+      return 0;
+    msgs = std::move(i->second);
+    held_.erase(i);
+  }
+  for (const auto& m : msgs)
+    lost(m.h, m.h.credit);
+  return msgs.size();
+}
+
+void node_host::move(std::uint32_t instance, topo::node_id node) {
+  std::unique_lock g(router_lock_);
+  if (router_)
+    router_->move(instance, node);
+}
+
+void node_host::drop_state(std::uint32_t instance) {
+  std::lock_guard g(actors_lock_);
+  state_.erase(instance);
+  parked_.erase(instance);
 }
 
 void node_host::forget_instance_actor(std::uint32_t instance, const caf::actor_addr& addr) {
@@ -120,7 +216,7 @@ void node_host::on_frame(std::span<const std::uint8_t> bytes, link_kind via) {
     // The traffic manager: every packet from the network takes its turn on the TM block, then
     // goes to a local core or over PCIe to the host (§3.2).
     tm_packets_.fetch_add(1, std::memory_order_relaxed);
-    auto slot = tm_.run(m.arrival_ns, opts_.traffic_manager_ns);
+    auto slot = tm_.run(m.arrival_ns, std::int64_t(double(opts_.traffic_manager_ns) * tm_contention_.load()));
     m.arrival_ns = slot.end_ns;
     auto dest = with_router([&](const router* r) { return r ? r->node_of(m.h.dag_node) : self_; });
     if (dest != self_) {
@@ -141,25 +237,70 @@ void node_host::on_frame(std::span<const std::uint8_t> bytes, link_kind via) {
   dispatch(std::move(m));
 }
 
-void node_host::dispatch(inbound m) {
-  caf::actor a;
+void node_host::dispatch(inbound m, bool from_timer) {
+  if (!from_timer) {
+    auto due = clock_.wall_at(m.arrival_ns - opts_.early_delivery_ns);
+    auto now = dilation_clock::wall::now();
+    caf::actor ag = agent();
+    bool wait = false;
+    if (ag) {
+      // Not due yet: wait in the agent's timer, then come back here. A message for an instance
+      // that has an earlier one on that path takes it too, behind it: messages of an instance
+      // keep their order (the timer delivers equal due times in scheduling order, the agent
+      // handles them one by one).
+      std::lock_guard g(actors_lock_);
+      auto& t = timers_[m.h.dag_node];
+      if (due > now || t.pending > 0) {
+        due = std::max(due, t.until);
+        t.until = due;
+        ++t.pending;
+        wait = true;
+      }
+    }
+    if (wait) {
+      caf::delayed_anon_send(ag, std::chrono::duration_cast<std::chrono::nanoseconds>(due - now), deliver_atom::value,
+                             std::move(m));
+      return;
+    }
+  }
+  bool forward = false;
   {
+    // Under the lock: a hold() that follows sees this message either held or already in the
+    // actor's mailbox ahead of the stop. A message back from the timer leaves the timer path
+    // only here, once it is queued, so a newer one cannot overtake it meanwhile.
     std::lock_guard g(actors_lock_);
+    if (from_timer)
+      --timers_[m.h.dag_node].pending;
+    auto h = held_.find(m.h.dag_node);
+    if (h != held_.end()) {  // the instance is being migrated away: keep it, in order
+      h->second.push_back(std::move(m));
+      return;
+    }
     auto i = actors_.find(m.h.dag_node);
-    if (i != actors_.end())
-      a = i->second;
+    if (i != actors_.end() && up_.load()) {
+      caf::anon_send(i->second, std::move(m));
+      return;
+    }
+    if (auto p = parked_.find(m.h.dag_node); p != parked_.end()) {
+      p->second.push_back(std::move(m));  // starting here after a migration
+      return;
+    }
+    forward = up_.load();
   }
-  if (!a || !up_.load()) {
-    undeliverable_.fetch_add(1, std::memory_order_relaxed);
-    lost(m.h, m.h.credit);
-    return;
+  if (forward) {
+    // Not here: if the instance moved, forward the message to where it runs now.
+    auto where = with_router([&](const router* r) { return r ? r->node_of(m.h.dag_node) : self_; });
+    if (where != self_) {
+      forwarded_.fetch_add(1, std::memory_order_relaxed);
+      wire::header h = m.h;
+      h.sent_ns = std::max(m.arrival_ns, clock_.now_ns());
+      h.src_node = self_;
+      send_to_instance(h, m.payload, {m.h.dag_node, where, link_between(cluster_, self_, where)});
+      return;
+    }
   }
-  auto due = clock_.wall_at(m.arrival_ns - opts_.early_delivery_ns);
-  auto now = dilation_clock::wall::now();
-  if (due <= now)
-    caf::anon_send(a, std::move(m));
-  else
-    caf::delayed_anon_send(a, std::chrono::duration_cast<std::chrono::nanoseconds>(due - now), std::move(m));
+  undeliverable_.fetch_add(1, std::memory_order_relaxed);
+  lost(m.h, m.h.credit);
 }
 
 void node_host::send_to_instance(const wire::header& h, bytes_view payload, const route& to,
@@ -260,6 +401,10 @@ health_report node_host::make_health_report() {
   auto busy = cores_.busy_ns();
   r.utilisation = double(busy - last_busy_ns_) / (interval * info().cores);
   last_busy_ns_ = busy;
+  // Emulated head-of-line blocking (§2.4): services busy on a SmartNIC's cores contend with its
+  // firmware for cache and memory bandwidth, which slows the traffic manager in proportion.
+  if (info().kind == topo::node_kind::smartnic)
+    tm_contention_.store(1.0 + opts_.tm_contention * std::clamp(r.utilisation, 0.0, 1.0));
   {
     std::lock_guard g(actors_lock_);
     for (auto& [id, c] : counters_) {
@@ -273,6 +418,8 @@ health_report node_host::make_health_report() {
       auto dn = s.requests - c->last_requests;
       auto de = exec - c->last_exec_ns;
       s.last_exec_us = dn ? double(de) / double(dn) / 1000.0 : 0;
+      s.interval_requests = dn;
+      s.ema_prev_us = c->ema_us;
       if (dn)
         c->ema_us = c->ema_us == 0 ? s.last_exec_us : 0.8 * c->ema_us + 0.2 * s.last_exec_us;
       s.ema_exec_us = c->ema_us;
@@ -284,7 +431,8 @@ health_report node_host::make_health_report() {
       r.instances.push_back(s);
     }
   }
-  r.tm_queue = std::uint64_t(std::max<std::int64_t>(0, tm_.backlog_ns(r.at_ns)) / std::max<std::int64_t>(1, opts_.traffic_manager_ns));
+  r.tm_queue = std::uint64_t(double(std::max<std::int64_t>(0, tm_.backlog_ns(r.at_ns))) /
+                            std::max(1.0, double(opts_.traffic_manager_ns) * tm_contention_.load()));
   const auto& c = links_->counters();
   std::uint64_t in = 0, out = 0;
   for (std::size_t k = 0; k < link_kind_count; ++k) {
@@ -537,6 +685,15 @@ caf::actor spawn_instance(caf::actor_system& sys, node_host& node, std::uint32_t
           if (self->state.flush_scheduled)
             group_commit(self->state);
         },
+        // Cold migration: everything handled so far is committed and its outputs sent, then
+        // the actor ends (normally: its supervisor does not restart it).
+        [self](stop_atom) {
+          auto& s = self->state;
+          if (s.stateful)
+            group_commit(s);
+          self->quit();
+          return true;
+        },
     };
   }, instance);
   auto& c = node.counters(instance);
@@ -548,14 +705,23 @@ caf::actor spawn_instance(caf::actor_system& sys, node_host& node, std::uint32_t
 
 // --- the orchestrator agent ---------------------------------------------------------------
 
+namespace {
+
+std::string child_name(std::uint32_t instance) { return "i" + std::to_string(instance); }
+
+void start_instance(node_host& node, std::uint32_t i) {
+  child_spec c;
+  c.name = child_name(i);
+  c.start = [&node, i](caf::actor_system& sys) { return spawn_instance(sys, node, i); };
+  add_child(node.supervisor(), std::move(c));
+}
+
+}  // namespace
+
 void start_local_instances(node_host& node) {
   auto local = node.with_router([](const router* r) { return r ? r->local_instances() : std::vector<std::uint32_t>{}; });
-  for (auto i : local) {
-    child_spec c;
-    c.name = "i" + std::to_string(i);
-    c.start = [&node, i](caf::actor_system& sys) { return spawn_instance(sys, node, i); };
-    add_child(node.supervisor(), std::move(c));
-  }
+  for (auto i : local)
+    start_instance(node, i);
 }
 
 caf::actor spawn_agent(caf::actor_system& sys, node_host& node) {
@@ -570,6 +736,54 @@ caf::actor spawn_agent(caf::actor_system& sys, node_host& node) {
           return true;
         },
         [&node](promote_atom, std::uint32_t replica) { node.promote(replica); },
+        [&node](deliver_atom, inbound& m) { node.dispatch(std::move(m), true); },
+        // --- the cold-migration steps this node performs (§3.4) ---
+        [&node](kind_atom, const std::string& kind) { return node.up() && node.registry().find(kind) != nullptr; },
+        [&node](hold_atom, std::uint32_t i) { node.hold(i); },
+        [self, &node](stop_atom, std::uint32_t i) -> caf::result<bool> {
+          auto a = node.actor_of(i);
+          if (!a)
+            return false;
+          auto rp = self->make_response_promise<bool>();
+          self->request(a, std::chrono::seconds(10), stop_atom::value)
+              .then(
+                  [rp, &node, i](bool) mutable {
+                    remove_child(node.supervisor(), child_name(i));
+                    rp.deliver(true);
+                  },
+                  [rp](caf::error&) mutable { rp.deliver(false); });
+          return rp;
+        },
+        [&node](export_atom, std::uint32_t i) -> caf::result<std::string, std::uint64_t> {
+          try {
+            auto& c = node.collections(i);
+            return {c.export_snapshot(), std::uint64_t(c.entry_count())};
+          } catch (const std::exception& e) {
+            return caf::make_error(caf::sec::runtime_error, e.what());
+          }
+        },
+        [&node](import_atom, std::uint32_t i, const std::string& snapshot) -> caf::result<std::uint64_t> {
+          try {
+            auto& c = node.collections(i);
+            c.import_snapshot(snapshot);
+            return mig::state_digest(c.export_snapshot());  // what this node now holds
+          } catch (const std::exception& e) {
+            return caf::make_error(caf::sec::runtime_error, e.what());
+          }
+        },
+        [&node](start_atom, std::uint32_t i) {
+          if (!node.up())
+            return false;
+          if (!node.actor_of(i)) {
+            node.park(i);  // messages wait until the actor runs
+            start_instance(node, i);
+          }
+          return true;
+        },
+        [&node](release_atom, std::uint32_t i, topo::node_id dest) { node.release_held(i, dest); },
+        [&node](move_atom, std::uint32_t i, topo::node_id where) { node.move(i, where); },
+        [&node](drop_atom, std::uint32_t i) { node.drop_state(i); },
+        [&node](fail_atom, std::uint32_t i) { node.fail_held(i); },
         [self, &node, interval](tick_atom) {
           if (node.up())
             self->send(node.controller(), node.make_health_report());

@@ -107,9 +107,10 @@ class node_host {
 
   /// Handles a frame that arrived over a link (called on I/O threads).
   void on_frame(std::span<const std::uint8_t> bytes, link_kind via);
-  /// Delivers a message to a local instance at its emulated arrival time; if the instance is
-  /// not running, reports the message's credit lost to its client.
-  void dispatch(inbound m);
+  /// Delivers a message to a local instance at its emulated arrival time (one due later waits
+  /// in the agent's timer and comes back here, so it always finds the instance's current actor,
+  /// or its migration buffer); if the instance is not running, reports the credit lost.
+  void dispatch(inbound m, bool from_timer = false);
   /// Sends a message from local instance `from` (finished at emulated `done_ns`) to instance
   /// `to` over the right link; reports it lost to the client when a link refuses it.
   void send_to_instance(const wire::header& h, bytes_view payload, const route& to, std::int64_t wall_sent_ns = 0);
@@ -147,6 +148,24 @@ class node_host {
   /// Builds a health report for the interval since the last one (called by the agent).
   health_report make_health_report();
 
+  // --- cold migration (§3.4) ---
+  /// Source: from now on keep every message for `instance` (the instance is being stopped).
+  void hold(std::uint32_t instance);
+  /// Destination: keep messages for `instance` until its actor registers (it is starting).
+  void park(std::uint32_t instance);
+  /// Forwards the messages held for `instance` to `dest`, in arrival order, and stops holding.
+  std::size_t release_held(std::uint32_t instance, topo::node_id dest);
+  /// Reports every message held for `instance` lost to its client, and stops holding.
+  std::size_t fail_held(std::uint32_t instance);
+  /// The routing table: `instance` now runs on `node`.
+  void move(std::uint32_t instance, topo::node_id node);
+  /// Forgets the state of `instance` held on this node.
+  void drop_state(std::uint32_t instance);
+  /// The actor of a local instance (invalid when none).
+  caf::actor actor_of(std::uint32_t instance) const;
+  /// Messages forwarded because they reached this node after their instance moved.
+  std::uint64_t forwarded() const { return forwarded_.load(); }
+
   /// Counts a rejected request.
   void count_rejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
   /// Counts a handled message.
@@ -163,6 +182,16 @@ class node_host {
   void set_supervisor(caf::actor a) {
     std::lock_guard g(handles_lock_);
     supervisor_ = std::move(a);
+  }
+  /// The node's agent (it delivers messages that must wait for their emulated arrival).
+  caf::actor agent() const {
+    std::lock_guard g(handles_lock_);
+    return agent_;
+  }
+  /// Sets the agent's handle (when it starts or restarts).
+  void set_agent(caf::actor a) {
+    std::lock_guard g(handles_lock_);
+    agent_ = std::move(a);
   }
   /// The resource controller's handle.
   caf::actor controller() const {
@@ -204,6 +233,15 @@ class node_host {
   mutable std::mutex actors_lock_;
   std::unordered_map<std::uint32_t, caf::actor> actors_;
   std::map<std::uint32_t, std::unique_ptr<state::collections>> state_;
+  std::map<std::uint32_t, std::vector<inbound>> held_;    // source of a migration
+  struct timer_queue {
+    dilation_clock::wall::time_point until{};  // latest due time scheduled
+    std::uint32_t pending = 0;                 // messages in the timer or the agent's mailbox
+  };
+  std::unordered_map<std::uint32_t, timer_queue> timers_;  // per instance
+  std::map<std::uint32_t, std::vector<inbound>> parked_;  // destination, until the actor runs
+  std::atomic<std::uint64_t> forwarded_{0};
+  std::atomic<double> tm_contention_{1.0};  // traffic-manager cost multiplier (emulated HOL blocking)
   std::map<std::uint32_t, std::unique_ptr<instance_counters>> counters_;
 
   wire::decode_stats decode_stats_;
@@ -217,6 +255,7 @@ class node_host {
   std::uint64_t last_bytes_in_ = 0, last_bytes_out_ = 0;
   mutable std::mutex handles_lock_;
   caf::actor supervisor_;
+  caf::actor agent_;
   caf::actor controller_;
 };
 

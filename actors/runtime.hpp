@@ -50,6 +50,15 @@ struct runtime_options {
   /// of through a timer: it saves a timer per message, and the emulated cores still start it
   /// no earlier than its emulated arrival (only the order among messages this close may differ).
   std::int64_t early_delivery_ns = 5'000;
+  /// Emulated head-of-line blocking on SmartNICs (§2.4): the traffic manager's per-packet cost
+  /// grows by this factor times the card's core utilisation (a card whose cores are all busy
+  /// forwards packets 1 + tm_contention times slower). 0 turns the effect off.
+  double tm_contention = 20.0;
+  /// Run the data-plane orchestrator (§3.4): detect host starvation and service overload from
+  /// the health reports and cold-migrate the victim to a host.
+  bool orchestrator = false;
+  /// Place with HCM packing SmartNICs by memory only (§5.2's set-up).
+  bool pack_smartnics = false;
   /// A message handled more than this much emulated time after it was due counts as late:
   /// this machine, not the emulated hardware, held it up.
   std::int64_t lateness_threshold_ns = 20'000;
@@ -85,6 +94,8 @@ struct instance_stats {
   double mean_exec_us = 0;          ///< mean emulated execution time per message
   double ema_exec_us = 0;           ///< its exponential moving average (α = 0.2 per report)
   double last_exec_us = 0;          ///< mean over the last report interval
+  std::uint64_t interval_requests = 0;  ///< messages handled in the last report interval
+  double ema_prev_us = 0;           ///< the EMA before the last interval was folded in
   double cpu_share = 0;             ///< emulated core time / (cores × elapsed) over the last interval
   std::uint64_t restarts = 0;       ///< times its actor was (re)started
 };
@@ -124,12 +135,29 @@ struct node_totals {
   std::int64_t local_hop_p99_ns = 0;       ///< … 99th percentile
 };
 
+/// How one cold migration went (the `migrations` list of `e3 run --json`).
+struct migration_report {
+  std::uint32_t instance = 0;   ///< the instance
+  std::string service;          ///< its service name in the app
+  std::string kind;             ///< its kind
+  std::string from, to;         ///< node names
+  std::string trigger;          ///< "host starvation", "service overload" or "operator"
+  std::string outcome;          ///< "completed", "rolled back" or "failed"
+  std::string reason;           ///< why it did not complete
+  double blackout_ms = 0;       ///< stop to restart, REAL milliseconds on this machine
+  std::uint64_t keys = 0;       ///< keys plus array slots shipped
+  std::uint64_t bytes = 0;      ///< snapshot bytes shipped
+  std::int64_t decided_at_ns = 0;  ///< emulated time of the decision
+};
+
 /// A completed (or lost) client request.
 struct completion {
   std::uint64_t id = 0;          ///< request id
   std::int64_t latency_ns = 0;   ///< emulated end-to-end latency
   bool error = false;            ///< rejected by a service
   bool lost = false;             ///< some branch could not be delivered
+  bytes reply;                   ///< the first reply payload received for it (empty when none)
+  std::uint32_t answered_by = 0; ///< the compute node that sent the last completion
 };
 
 /// A client (load generator endpoint): sends requests into the cluster through the ToR's ECMP
@@ -177,6 +205,14 @@ class cluster_runtime {
   std::unique_ptr<client> connect_client();
   /// Injects a fault.
   void inject(const fault& f);
+  /// Cold-migrates `instance` to node `to` now (an operator's request; the orchestrator decides
+  /// its own), waits until it finished (up to `timeout`), and returns how it went.
+  migration_report migrate(std::uint32_t instance, topo::node_id to,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Every migration finished so far.
+  std::vector<migration_report> migrations() const;
+  /// The collections of `instance` on node `n` as a snapshot (for tests: state after a move).
+  std::string export_state(topo::node_id n, std::uint32_t instance);
   /// Hands `bytes` to node `n` as if they had arrived from the network (a tester's corrupt or
   /// hand-made frame). Malformed frames are counted in the node's decode errors.
   void inject_frame(topo::node_id n, bytes_view frame);

@@ -49,7 +49,8 @@ bool admissible(const app_dag& dag, std::uint32_t i, topo::node_id node, const c
   }
   if (check_capacity && c.capacity) {
     double reserved = double(cn.cores) * (1.0 - c.core_headroom);
-    if (core_demand(n, cn) > st.free_cores - reserved + 1e-9)
+    bool cores_count = !(c.pack_smartnics && cn.kind == topo::node_kind::smartnic);
+    if (cores_count && core_demand(n, cn) > st.free_cores - reserved + 1e-9)
       return false;
     if (n.memory_mb > st.free_memory_mb + 1e-9)
       return false;

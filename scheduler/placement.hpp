@@ -42,6 +42,9 @@ struct constraints {
   /// Use at most this share of a node's cores at the design load, so queues stay short (a node
   /// at 80 % utilisation queues ~4 requests; at 95 % ~19).
   double core_headroom = 0.8;
+  /// Pack SmartNICs (§5.2's set-up): on a SmartNIC only memory limits placement, not cores, so
+  /// as many services go there as fit in its memory.
+  bool pack_smartnics = false;
 };
 
 /// A placement: the node of every instance, plus how it was found.

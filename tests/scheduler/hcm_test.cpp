@@ -208,3 +208,21 @@ TEST(Hcm, DownNodesAreAvoided) {
   auto p = hcm_place(d, v);
   EXPECT_EQ(p.node_of[0], c.servers()[1].smartnics[0]);
 }
+
+TEST(Hcm, PackingSmartNicsIgnoresTheirCoresButNotTheirMemory) {
+  // Top ranker never fits a LiquidIO by cores (~52x slower); packed, only memory counts: 3
+  // instances of 1.5 GB fill a 4 GB card with 2, the third goes to the next card.
+  auto c = cluster::preset("3xType1-SmartNIC");
+  auto d = expand(chain({svc("a", "top_ranker", 3, 2.0, 1536)}));
+  constraints packed = no_headroom();
+  packed.pack_smartnics = true;
+  auto v = cluster_view::empty(c);
+  auto p = hcm_place(d, v, packed);
+  EXPECT_EQ(p.node_of[0], c.servers()[0].smartnics[0]);
+  EXPECT_EQ(p.node_of[1], c.servers()[0].smartnics[0]);
+  EXPECT_EQ(p.node_of[2], c.servers()[1].smartnics[0]);
+  auto v2 = cluster_view::empty(c);
+  auto q = hcm_place(d, v2, no_headroom());
+  for (auto n : q.node_of)
+    EXPECT_EQ(c.node(n).kind, node_kind::host);
+}
