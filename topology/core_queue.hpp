@@ -15,10 +15,18 @@ struct core_slot {
 };
 
 /// The cores of one compute node as a booking schedule. Each arrival is steered at once: to the
-/// next idle core in round-robin order, or, when every core is busy, to the core that frees
-/// first; it then runs to completion. Booked in non-decreasing arrival order this is exactly a
-/// first-come-first-served queue in front of `cores` identical servers (the G/G/c queue), so
-/// its waiting times match the M/M/c closed forms under Poisson arrivals and exponential work.
+/// next core in round-robin order that is idle at its arrival, or, when every core is busy, to
+/// the core that can take it first; it then runs to completion. Booked in non-decreasing arrival
+/// order this is exactly a first-come-first-served queue in front of `cores` identical servers
+/// (the G/G/c queue), so its waiting times match the M/M/c closed forms under Poisson arrivals
+/// and exponential work.
+///
+/// The live runtime books slightly out of arrival order (messages reach a node before their
+/// emulated arrival; a group commit is booked after the requests it covers). So a core keeps its
+/// booked intervals, and work may take an idle gap between them: a later booking of an earlier
+/// arrival does not wait behind work that had not started yet. (With in-order bookings every gap
+/// lies before the current arrival, so this changes nothing there.) Intervals more than
+/// `max_intervals` back on a core are folded into a floor nothing can start before.
 ///
 /// Times are ns of the caller's clock (emulated in the runtime, simulated in sim/). Not
 /// thread-safe: the runtime wraps it in a lock. Pure and deterministic.
@@ -46,10 +54,23 @@ class core_queue {
   /// Total time booked work waited for a core, ns.
   std::int64_t wait_ns() const { return wait_; }
   /// Cores.
-  int cores() const { return int(free_at_.size()); }
+  int cores() const { return int(cores_.size()); }
+
+  /// Booked intervals a core remembers for gap filling.
+  static constexpr std::size_t max_intervals = 64;
 
  private:
-  std::vector<std::int64_t> free_at_;
+  struct interval {
+    std::int64_t start, end;
+  };
+  struct core {
+    std::int64_t floor = 0;           // nothing starts before this
+    std::vector<interval> booked;     // after the floor, by start
+    std::int64_t free_at() const { return booked.empty() ? floor : std::max(floor, booked.back().end); }
+  };
+  // Earliest start >= arrival on core `c` where `service` fits.
+  static std::int64_t earliest_fit(const core& c, std::int64_t arrival, std::int64_t service);
+  std::vector<core> cores_;
   std::size_t next_ = 0;
   std::int64_t busy_ = 0;
   std::int64_t max_backlog_ = 0;

@@ -90,3 +90,32 @@ TEST(Paths, KindsAndFig3Ratios) {
   EXPECT_NEAR(c.one_way_latency_us(s0.host, s0.smartnics[0]) / hh, 1 - 0.833, 1e-12);
   EXPECT_NEAR(c.one_way_latency_us(s0.smartnics[0], s1.smartnics[0]) / hh, 1 - 0.862, 1e-12);
 }
+
+#include "topology/core_queue.hpp"
+
+TEST(CoreQueue, AnEarlierArrivalBookedLateFillsAGapInsteadOfWaiting) {
+  // One core. Work arriving at 1000 is booked first (1000..1100); then work that arrived at 0
+  // is booked: the core is idle over 0..1000, so it runs at once instead of after 1100.
+  e3::topo::core_queue q(1);
+  auto late = q.run(1000, 100);
+  auto early = q.run(0, 50);
+  EXPECT_EQ(late.start_ns, 1000);
+  EXPECT_EQ(early.start_ns, 0);
+  EXPECT_EQ(early.end_ns, 50);
+  // A gap too small for the work is skipped: 950 units do not fit in 50..1000 (950 do, exactly).
+  auto fits = q.run(10, 950);
+  EXPECT_EQ(fits.start_ns, 50);
+  auto after = q.run(20, 10);
+  EXPECT_EQ(after.start_ns, 1100);
+  EXPECT_EQ(q.busy_ns(), 100 + 50 + 950 + 10);
+}
+
+TEST(CoreQueue, InOrderBookingsAreFirstComeFirstServed) {
+  e3::topo::core_queue q(2);
+  EXPECT_EQ(q.run(0, 100).start_ns, 0);
+  EXPECT_EQ(q.run(10, 100).start_ns, 10);
+  auto third = q.run(20, 100);  // both busy: the first to free (core 0 at 100)
+  EXPECT_EQ(third.start_ns, 100);
+  EXPECT_EQ(third.core, 0);
+  EXPECT_EQ(q.backlog_ns(50), 60);  // core 1 frees at 110
+}
