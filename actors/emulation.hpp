@@ -5,9 +5,10 @@
 // slower than real time. Every message carries emulated timestamps. A node holds an arriving
 // message until the wall clock reaches its emulated arrival time (sent + modelled link
 // latency), then runs the real service code, measures the CPU time it took here, and charges
-// the emulated core it was steered to (round robin, §3) with that time × the node's slowdown for
-// the kind (service profiles: a LiquidIO core runs IPsec ~2× faster than a Xeon core and Top
-// ranker ~52× slower). A node whose emulated cores are busy queues work in emulated time, so an
+// the emulated core it was steered to (round robin, §3) with the runtime stack's per-message
+// time on that core type plus that CPU time × the core's handler slowdown for the kind
+// (service profiles, from Table 1: a LiquidIO core runs IPsec's handler far faster than a Xeon
+// core, with its crypto unit, and Top ranker's ~55× slower). A node whose emulated cores are busy queues work in emulated time, so an
 // emulated SmartNIC saturates and queues like the card. When the wall clock falls behind the
 // emulated schedule (a message is handled later than its emulated arrival), it is THIS machine,
 // not the emulated hardware, that limited the run: that lateness is measured and reported.

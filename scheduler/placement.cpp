@@ -16,7 +16,7 @@ double core_demand(const dag_node& n, const topo::compute_node& node) {
   if (n.cpu == 0)
     return 0;
   const auto* p = topo::find_service_profile(n.kind);
-  double slow = p ? p->slowdown(node.cores_type, node.clock_ghz) : 1.0;
+  double slow = p ? p->slowdown(node.cores_type, node.clock_ghz, n.request_bytes) : 1.0;
   return n.cpu * slow;
 }
 

@@ -1,11 +1,14 @@
 // Service profiles: per microservice kind, how much CPU a request costs on each kind of core,
 // how much power the SmartNIC draws running it, and its memory footprint.
 //
-// The starting profile of every kind is its row of Table 1 (random 512 B requests at peak
-// throughput). A measured profile (execution time per request at several sizes and memory
-// footprint, measured on this machine by `e3 bench services --write-profiles`) replaces the
-// host time and the memory when present; the SmartNIC figure then keeps Table 1's
-// SmartNIC-to-host ratio, since there is no SmartNIC here to measure.
+// A request's cost on a core is the runtime stack's per-message work (receive, steer, send with
+// kernel-bypass networking; see stack_us) plus the service's own work, the handler. The
+// starting profile of every kind is its row of Table 1 (random 512 B requests at peak
+// throughput): its per-core time minus the stack is the handler. A measured profile (handler
+// time per request at several sizes and memory footprint, measured on this machine by
+// `e3 bench services --write-profiles`) replaces the host handler time and the memory when
+// present; the SmartNIC handler then keeps Table 1's SmartNIC-to-host handler ratio, since
+// there is no SmartNIC here to measure.
 #pragma once
 
 #include <string>
@@ -23,11 +26,11 @@ struct service_profile {
   std::string table1_name;  ///< Table 1 row, e.g. "NATv4"
   bool stateful = false;    ///< Table 2
   bool host_only = false;   ///< must run on a host (SQL: its engine cannot live in reliable collections, §4)
-  /// µs per 512 B request on one Beefy Xeon core (2.5 GHz): Table 1 DPDK cores / DPDK RPS,
-  /// or measured here.
+  /// Handler µs per 512 B request on one Beefy Xeon core (2.5 GHz): Table 1 DPDK cores / DPDK
+  /// RPS minus the stack, or measured here.
   double host_us = 0;
-  /// µs per 512 B request on one LiquidIO cnMIPS core: 12 cores / Table 1 SmartNIC RPS (it
-  /// includes the card's accelerators), scaled like host_us when a measured profile exists.
+  /// Handler µs per 512 B request on one LiquidIO cnMIPS core: 12 cores / Table 1 SmartNIC RPS
+  /// minus the stack (it includes the card's accelerators), scaled like host_us when measured.
   double nic_us = 0;
   double nic_active_w = 0;   ///< Table 1 SmartNIC active power running this kind (W)
   double host_active_w = 0;  ///< Table 1 DPDK host active power at peak (W), for reference
@@ -37,12 +40,25 @@ struct service_profile {
   std::vector<std::pair<double, double>> size_curve;
   std::string source;        ///< "Table 1" or "measured: …"
 
-  /// µs per request of `size_bytes` on one core of the given type and clock. With a measured
-  /// curve, interpolates it linearly (clamped at the ends); otherwise the 512 B figure.
+  /// Handler µs per request of `size_bytes` on one core of the given type and clock. With a
+  /// measured curve, interpolates it linearly (clamped at the ends); otherwise the 512 B figure.
+  double handler_us(core_type t, double clock_ghz, double size_bytes = 512) const;
+  /// Total µs per request on one such core: the stack plus the handler.
   double cost_us(core_type t, double clock_ghz, double size_bytes = 512) const;
-  /// How many times slower one core of that type is than a 2.5 GHz Xeon core for this kind.
-  double slowdown(core_type t, double clock_ghz) const;
+  /// How many times slower one core of that type runs this kind's handler than a 2.5 GHz Xeon
+  /// core (Table 1's ratio; the runtime scales measured handler CPU time by it).
+  double handler_slowdown(core_type t, double clock_ghz) const;
+  /// How many times longer a whole request (stack and handler) takes on one core of that type
+  /// than on a 2.5 GHz Xeon core: what a placement's core demand scales by.
+  double slowdown(core_type t, double clock_ghz, double size_bytes = 512) const;
 };
+
+/// The runtime stack's per-message cost on one core, µs: receiving, steering and sending a
+/// message with kernel-bypass networking, without the service's work. From Table 1's lightest
+/// service, KVS, whose hashtable work is a few percent of a request: 2 DPDK host cores serve
+/// 2.005 M requests/s (1.0 µs per request on a 2.5 GHz Beefy core; other Xeon clocks scale by
+/// clock) and the LiquidIO's 12 cores 2.033 M/s (5.9 µs per request per cnMIPS core).
+double stack_us(core_type t, double clock_ghz);
 
 /// Every kind's profile (Table 1, with measured data applied where it exists), in Table 1 order.
 const std::vector<service_profile>& service_profiles();

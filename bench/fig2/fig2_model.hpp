@@ -15,10 +15,11 @@ struct fig2_point {
   double size_bytes = 0;  ///< request size
   /// Per-request model, on the measured profile (how placement scores nodes,
   /// topology::active_joules_per_request): µs and requests per joule of active power on one
-  /// host core and on one SmartNIC core, and their ratio. The ratio does not depend on the
-  /// measured time: with one SmartNIC-to-host slowdown per kind it is the same at every size.
+  /// host core and on one SmartNIC core, and their ratio. Each is the stack's fixed per-message
+  /// time plus the handler's (measured on the host, × the kind's Table 1 handler ratio on the
+  /// card), so the ratio moves with size as the handler's share of a request grows.
   double host_us = 0;
-  double nic_us = 0;    ///< see host_us: host_us × the kind's Table 1 slowdown
+  double nic_us = 0;    ///< see host_us: the card's stack + handler × the kind's Table 1 handler ratio
   double host_rpj = 0;  ///< see host_us
   double nic_rpj = 0;   ///< see host_us
   double benefit = 0;   ///< nic_rpj / host_rpj
@@ -40,10 +41,10 @@ struct fig2_point {
 inline constexpr double ethernet_wire_overhead_bytes = 20;
 
 /// A profile at Table 1's level with the measured profile's shape over sizes: `t1` (a Table 1
-/// profile, whose 512 B time includes the paper's network stack) with a size curve that is
-/// `measured`'s curve scaled so that it passes through t1.host_us at 512 B. Our measured time
-/// is the service's work alone (no network stack), so its absolute rate would put the emulated
-/// card far above what its ports can carry; the level comes from the paper, the shape from us.
+/// profile, whose handler time is Table 1's per-core time minus the stack) with a handler curve
+/// that is `measured`'s scaled so that it passes through t1.host_us at 512 B. Our measured
+/// handler is this machine's, on a different CPU and code; the level comes from the paper, the
+/// shape over sizes from us.
 inline topo::service_profile table1_level(const topo::service_profile& t1, const topo::service_profile& measured) {
   topo::service_profile c = t1;
   double scale = measured.host_us > 0 ? t1.host_us / measured.host_us : 1.0;

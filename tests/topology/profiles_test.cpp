@@ -121,18 +121,29 @@ TEST(ServiceProfiles, StartFromTable1) {
   // The starting profiles, before the measured ones (topology/data/measured_profiles.csv) apply.
   auto all = build_service_profiles(e3::embedded::table1_csv, "");
   ASSERT_EQ(all.size(), 16u);
+  // A whole request costs Table 1's per-core time on each kind of core: the stack plus the
+  // handler (the handler being the rest).
   const auto& ipsec = profile_in(all, "ipsec");
-  EXPECT_NEAR(ipsec.host_us, 12 / 911900.0 * 1e6, 1e-9);
-  EXPECT_NEAR(ipsec.nic_us, 12 / 1851100.0 * 1e6, 1e-9);
+  EXPECT_NEAR(ipsec.cost_us(core_type::xeon, 2.5), 12 / 911900.0 * 1e6, 1e-9);
+  EXPECT_NEAR(ipsec.cost_us(core_type::cnmips, 1.2), 12 / 1851100.0 * 1e6, 1e-9);
+  EXPECT_NEAR(ipsec.host_us, 12 / 911900.0 * 1e6 - stack_us(core_type::xeon, 2.5), 1e-9);
+  // The stack is KVS's whole request; its handler keeps a floor of 5 % of it.
+  EXPECT_NEAR(stack_us(core_type::xeon, 2.5), 2 / 2005000.0 * 1e6, 1e-12);
+  EXPECT_NEAR(stack_us(core_type::cnmips, 1.2), 12 / 2033400.0 * 1e6, 1e-12);
+  EXPECT_NEAR(stack_us(core_type::xeon, 2.1), stack_us(core_type::xeon, 2.5) * 2.5 / 2.1, 1e-12);
+  EXPECT_NEAR(profile_in(all, "kvs").host_us, 0.05 * 2 / 2005000.0 * 1e6, 1e-12);
   EXPECT_DOUBLE_EQ(ipsec.nic_active_w, 23.4);
   EXPECT_EQ(ipsec.source, "Table 1");
   EXPECT_TRUE(profile_in(all, "sql").host_only);
   EXPECT_FALSE(profile_in(all, "kvs").host_only);
   EXPECT_TRUE(profile_in(all, "kvs").stateful);
   EXPECT_FALSE(profile_in(all, "knn").stateful);
-  // Top ranker is ~52x slower per core on the SmartNIC (Table 1).
+  // Top ranker is ~52x slower per core on the SmartNIC (Table 1), its handler ~55x.
   const auto& tr = profile_in(all, "top_ranker");
   EXPECT_NEAR(tr.slowdown(core_type::cnmips, 1.2), (12 / 14800.0) / (12 / 771900.0), 1e-9);
+  EXPECT_NEAR(tr.handler_slowdown(core_type::cnmips, 1.2),
+              (12 / 14800.0 * 1e6 - stack_us(core_type::cnmips, 1.2)) / (12 / 771900.0 * 1e6 - stack_us(core_type::xeon, 2.5)),
+              1e-9);
 }
 
 TEST(ServiceProfiles, CompiledProfilesKeepTable1FactsAndRatios) {
@@ -144,7 +155,8 @@ TEST(ServiceProfiles, CompiledProfilesKeepTable1FactsAndRatios) {
     EXPECT_EQ(p.stateful, t.stateful) << t.kind;
     EXPECT_EQ(p.host_only, t.host_only) << t.kind;
     EXPECT_DOUBLE_EQ(p.nic_active_w, t.nic_active_w) << t.kind;
-    EXPECT_NEAR(p.slowdown(core_type::cnmips, 1.2), t.slowdown(core_type::cnmips, 1.2), 1e-9) << t.kind;
+    EXPECT_NEAR(p.handler_slowdown(core_type::cnmips, 1.2), t.handler_slowdown(core_type::cnmips, 1.2), 1e-9)
+        << t.kind;
     EXPECT_GT(p.host_us, 0) << t.kind;
   }
   EXPECT_THROW(service_profile_of("blockchain"), std::invalid_argument);
@@ -157,11 +169,12 @@ TEST(ServiceProfiles, MeasuredCurveReplacesHostTimeAndKeepsSmartNicRatio) {
                   "ema,64,1.0,3,bench\nema,1024,3.0,3,bench\n";
   auto p = build_service_profiles(t1, m);
   ASSERT_EQ(p.size(), 1u);
-  double ratio = (12 / 1.2e6) / (4 / 1e6);
   EXPECT_NEAR(p[0].host_us, 1.0 + (512.0 - 64) / (1024 - 64) * 2.0, 1e-12);
-  EXPECT_NEAR(p[0].nic_us / p[0].host_us, ratio, 1e-12);
-  EXPECT_DOUBLE_EQ(p[0].cost_us(core_type::xeon, 2.5, 64), 1.0);
-  EXPECT_DOUBLE_EQ(p[0].cost_us(core_type::xeon, 2.5, 9000), 3.0);
+  double ratio_handlers = (12 / 1.2e6 * 1e6 - stack_us(core_type::cnmips, 1.2)) / (4 / 1e6 * 1e6 - stack_us(core_type::xeon, 2.5));
+  EXPECT_NEAR(p[0].nic_us / p[0].host_us, ratio_handlers, 1e-12);
+  EXPECT_DOUBLE_EQ(p[0].handler_us(core_type::xeon, 2.5, 64), 1.0);
+  EXPECT_DOUBLE_EQ(p[0].cost_us(core_type::xeon, 2.5, 64), 1.0 + stack_us(core_type::xeon, 2.5));
+  EXPECT_DOUBLE_EQ(p[0].handler_us(core_type::xeon, 2.5, 9000), 3.0);
   EXPECT_DOUBLE_EQ(p[0].memory_mb, 3);
   EXPECT_EQ(p[0].source, "measured: bench");
 }
