@@ -237,29 +237,51 @@ void node_host::on_frame(std::span<const std::uint8_t> bytes, link_kind via) {
   dispatch(std::move(m));
 }
 
+void node_host::deliver_due(std::uint32_t instance, std::uint64_t key) {
+  inbound m;
+  {
+    std::lock_guard g(actors_lock_);
+    auto t = timers_.find({instance, key});
+    if (t == timers_.end() || t->second.waiting.empty())
+      return;
+    m = std::move(t->second.waiting.front());
+    t->second.waiting.pop_front();
+  }
+  // Still counted as pending: a newer message of this key keeps waiting behind it until
+  // dispatch() has queued it.
+  dispatch(std::move(m), true);
+}
+
 void node_host::dispatch(inbound m, bool from_timer) {
   if (!from_timer) {
     auto due = clock_.wall_at(m.arrival_ns - opts_.early_delivery_ns);
     auto now = dilation_clock::wall::now();
     caf::actor ag = agent();
     bool wait = false;
+    auto instance = m.h.dag_node;
+    auto key = m.h.key;
     if (ag) {
-      // Not due yet: wait in the agent's timer, then come back here. A message for an instance
-      // that has an earlier one on that path takes it too, behind it: messages of an instance
-      // keep their order (the timer delivers equal due times in scheduling order, the agent
-      // handles them one by one).
+      // Not due yet: wait in the agent's timer, then come back here. A message whose key has an
+      // earlier one on that path takes it too, behind it: messages of one key keep their order
+      // (each key's waiting queue is first in, first out, and the agent handles its timers one
+      // by one); other keys are not held up.
       std::lock_guard g(actors_lock_);
-      auto& t = timers_[m.h.dag_node];
-      if (due > now || t.pending > 0) {
+      auto busy = timers_.find({instance, key});
+      if (due > now || busy != timers_.end()) {
+        auto& t = timers_[{instance, key}];
         due = std::max(due, t.until);
         t.until = due;
         ++t.pending;
+        // The timer carries only which queue to pop: two timers due at the same instant may
+        // fire in either order (CAF adds its own clock reading to the delay); the queue keeps
+        // the order.
+        t.waiting.push_back(std::move(m));
         wait = true;
       }
     }
     if (wait) {
       caf::delayed_anon_send(ag, std::chrono::duration_cast<std::chrono::nanoseconds>(due - now), deliver_atom::value,
-                             std::move(m));
+                             instance, key);
       return;
     }
   }
@@ -269,8 +291,11 @@ void node_host::dispatch(inbound m, bool from_timer) {
     // actor's mailbox ahead of the stop. A message back from the timer leaves the timer path
     // only here, once it is queued, so a newer one cannot overtake it meanwhile.
     std::lock_guard g(actors_lock_);
-    if (from_timer)
-      --timers_[m.h.dag_node].pending;
+    if (from_timer) {
+      auto t = timers_.find({m.h.dag_node, m.h.key});
+      if (t != timers_.end() && --t->second.pending == 0)
+        timers_.erase(t);
+    }
     auto h = held_.find(m.h.dag_node);
     if (h != held_.end()) {  // the instance is being migrated away: keep it, in order
       h->second.push_back(std::move(m));
@@ -496,6 +521,7 @@ struct instance_state {
   std::unique_ptr<service> svc;
   instance_counters* counters = nullptr;
   double factor = 1.0;       // emulated core time per CPU ns measured here
+  double stack_ns = 0;       // the runtime stack's emulated time per message on this node
   bool stateful = false;     // outputs wait for the group commit
   bool flush_scheduled = false;
   std::int64_t last_end_ns = 0;
@@ -560,7 +586,9 @@ void run_message(instance_state& st, inbound& m) {
     ctx.rejections.emplace_back(std::string("service failed: ") + e.what());
   }
   auto cpu_ns = sw.elapsed_ns();
-  auto service_ns = std::int64_t(double(cpu_ns) * st.factor * node.slowdown());
+  // The emulated core's time: the stack's per-message work on this node's cores plus the
+  // handler's measured CPU time scaled to them (see emulation.hpp).
+  auto service_ns = std::int64_t((double(cpu_ns) * st.factor + st.stack_ns) * node.slowdown());
   auto slot = node.cores().run(m.arrival_ns, service_ns);
   st.last_end_ns = std::max(st.last_end_ns, slot.end_ns);
   st.counters->requests.fetch_add(1, std::memory_order_relaxed);
@@ -655,7 +683,8 @@ caf::actor spawn_instance(caf::actor_system& sys, node_host& node, std::uint32_t
     st.counters->kind = n.kind;
     // This machine's core stands in for a 2.5 GHz Beefy core (see emulation.hpp).
     if (const auto* prof = topo::find_service_profile(n.kind))
-      st.factor = prof->slowdown(node.info().cores_type, node.info().clock_ghz);
+      st.factor = prof->handler_slowdown(node.info().cores_type, node.info().clock_ghz);
+    st.stack_ns = topo::stack_us(node.info().cores_type, node.info().clock_ghz) * 1000.0;
     // Start-up work is not charged to the emulated cores: on_start, and a first flush so that
     // a service that sizes its collections on its first flush does so now, not on a request.
     instance_context ctx(node.collections(instance), node.clock().now_ns());
@@ -736,7 +765,7 @@ caf::actor spawn_agent(caf::actor_system& sys, node_host& node) {
           return true;
         },
         [&node](promote_atom, std::uint32_t replica) { node.promote(replica); },
-        [&node](deliver_atom, inbound& m) { node.dispatch(std::move(m), true); },
+        [&node](deliver_atom, std::uint32_t instance, std::uint64_t key) { node.deliver_due(instance, key); },
         // --- the cold-migration steps this node performs (§3.4) ---
         [&node](kind_atom, const std::string& kind) { return node.up() && node.registry().find(kind) != nullptr; },
         [&node](hold_atom, std::uint32_t i) { node.hold(i); },

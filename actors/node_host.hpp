@@ -6,6 +6,7 @@
 #include <caf/actor_addr.hpp>
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,8 @@ class node_host {
   /// in the agent's timer and comes back here, so it always finds the instance's current actor,
   /// or its migration buffer); if the instance is not running, reports the credit lost.
   void dispatch(inbound m, bool from_timer = false);
+  /// The agent's timer fired for (instance, key): dispatch the oldest message waiting there.
+  void deliver_due(std::uint32_t instance, std::uint64_t key);
   /// Sends a message from local instance `from` (finished at emulated `done_ns`) to instance
   /// `to` over the right link; reports it lost to the client when a link refuses it.
   void send_to_instance(const wire::header& h, bytes_view payload, const route& to, std::int64_t wall_sent_ns = 0);
@@ -237,8 +240,17 @@ class node_host {
   struct timer_queue {
     dilation_clock::wall::time_point until{};  // latest due time scheduled
     std::uint32_t pending = 0;                 // messages in the timer or the agent's mailbox
+    std::deque<inbound> waiting;               // those messages, oldest first
   };
-  std::unordered_map<std::uint32_t, timer_queue> timers_;  // per instance
+  struct timer_key {
+    std::uint32_t instance;
+    std::uint64_t key;
+    bool operator==(const timer_key&) const = default;
+  };
+  struct timer_key_hash {
+    std::size_t operator()(const timer_key& k) const { return std::hash<std::uint64_t>{}(k.key * 0x9e3779b97f4a7c15ull ^ k.instance); }
+  };
+  std::unordered_map<timer_key, timer_queue, timer_key_hash> timers_;  // per instance and shard key
   std::map<std::uint32_t, std::vector<inbound>> parked_;  // destination, until the actor runs
   std::atomic<std::uint64_t> forwarded_{0};
   std::atomic<double> tm_contention_{1.0};  // traffic-manager cost multiplier (emulated HOL blocking)
