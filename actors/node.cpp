@@ -17,6 +17,30 @@ std::uint32_t client_of(std::uint64_t request_id) { return std::uint32_t(request
 
 std::int64_t us_to_ns(double us) { return std::int64_t(us * 1000.0 + 0.5); }
 
+/// A shard's state in a durable store is named after the shard (its primary instance), so a
+/// backup that takes over opens what its primary replicated to it.
+std::string shard_state_name(const node_plan& plan, std::uint32_t instance) {
+  auto p = plan.dag.nodes.at(instance).replica_of;
+  return "shard-" + std::to_string(p >= 0 ? std::uint32_t(p) : instance);
+}
+
+/// Sends a primary's commits to the store of the node where its shard's backup runs, and waits
+/// until that store has applied them durably (rocksdb_store::apply_replica). In-process: the
+/// emulated cluster's nodes share this process, so the batch is handed over directly rather
+/// than over the emulated link. While the backup's node is down the commit is durable here
+/// only and counted; the backup's store then no longer matches the next batch's base and
+/// takes the full state first (rocksdb_store's resynchronisation).
+class backup_node_target final : public state::replication_target {
+ public:
+  backup_node_target(node_host& self, topo::node_id backup) : self_(self), backup_(backup) {}
+  state::replica_reply apply(std::string_view instance, std::string_view message) override;
+
+ private:
+  node_host& self_;
+  topo::node_id backup_;
+};
+
+
 }  // namespace
 
 node_host::node_host(const topo::cluster& c, topo::node_id self, const runtime_options& opts,
@@ -36,6 +60,22 @@ void node_host::install(node_plan plan) {
 }
 
 void node_host::promote(std::uint32_t replica) {
+  if (store_) {
+    // A local backup taking over drops its scratch collections and reloads its service from
+    // the replicated state (the actor handles the reload before anything routed to it now).
+    caf::actor a;
+    {
+      std::lock_guard g(actors_lock_);
+      bool local = with_router([&](const router* r) { return r && r->node_of(replica) == self_; });
+      if (local && promoted_.insert(replica).second) {
+        state_.erase(replica);
+        if (auto i = actors_.find(replica); i != actors_.end())
+          a = i->second;
+      }
+    }
+    if (a)
+      caf::anon_send(a, promote_atom::value, replica);
+  }
   std::unique_lock g(router_lock_);
   if (router_)
     router_->promote(replica);
@@ -140,8 +180,16 @@ void node_host::move(std::uint32_t instance, topo::node_id node) {
 
 void node_host::drop_state(std::uint32_t instance) {
   std::lock_guard g(actors_lock_);
-  state_.erase(instance);
+  bool opened = state_.erase(instance) > 0;
+  backups_.erase(instance);
   parked_.erase(instance);
+  if (store_ && opened && plan_) {
+    // The instance moved away: its shard's data here goes too (the destination has it now).
+    auto name = shard_state_name(*plan_, instance);
+    for (const auto& i : store_->instances())
+      if (i.name == name && i.role == state::instance_role::primary)
+        store_->drop_instance(name);
+  }
 }
 
 void node_host::forget_instance_actor(std::uint32_t instance, const caf::actor_addr& addr) {
@@ -159,17 +207,69 @@ bool node_host::instance_started(std::uint32_t instance) {
   return before;
 }
 
+
+void node_host::open_store(const std::string& dir, std::function<node_host*(topo::node_id)> peer) {
+  std::lock_guard g(actors_lock_);
+  store_ = state::rocksdb_store::open(dir);
+  peer_ = std::move(peer);
+}
+
+state::replica_reply backup_node_target::apply(std::string_view instance, std::string_view message) {
+  node_host* b = self_.peer(backup_);
+  if (!b || !b->up() || !b->store()) {
+    self_.count_unreplicated();
+    return state::replica_reply::applied;  // nothing to apply to: see the class comment
+  }
+  return b->store()->apply_replica(instance, message);
+}
+
 state::collections& node_host::collections(std::uint32_t instance) {
   std::lock_guard g(actors_lock_);
   auto& c = state_[instance];
-  if (!c)
+  if (c)
+    return *c;
+  const auto* plan = plan_ ? &*plan_ : nullptr;
+  if (!store_ || !plan || instance >= plan->dag.nodes.size() ||
+      (plan->dag.nodes[instance].replica_of >= 0 && !promoted_.count(instance))) {
     c = state::make_memory_collections();
+    return *c;
+  }
+  auto name = shard_state_name(*plan, instance);
+  for (const auto& i : store_->instances())
+    if (i.name == name && i.role == state::instance_role::replica)
+      store_->promote(name);  // a backup taking over: what its primary acknowledged is here
+  // Commits go first to the node of the shard's first backup other than this instance.
+  state::replication_target* backup = nullptr;
+  auto primary = plan->dag.nodes[instance].replica_of >= 0 ? std::uint32_t(plan->dag.nodes[instance].replica_of)
+                                                           : instance;
+  for (auto r : plan->dag.replicas.at(primary)) {
+    if (r == instance)
+      continue;
+    auto where = with_router([&](const router* rt) { return rt ? rt->node_of(r) : plan->node_of.at(r); });
+    if (where == self_)
+      continue;
+    auto& t = backups_[instance];
+    t = std::make_unique<backup_node_target>(*this, where);
+    backup = t.get();
+    break;
+  }
+  c = store_->open_collections(name, backup);
   return *c;
 }
+
+std::string node_host::snapshot_of(std::uint32_t instance) {
+  auto& c = collections(instance);
+  if (auto* durable = dynamic_cast<state::rocksdb_collections*>(&c))
+    return durable->export_portable_snapshot();
+  return c.export_snapshot();  // the memory store's snapshot is the portable one
+}
+
+node_host* node_host::peer(topo::node_id n) const { return peer_ ? peer_(n) : nullptr; }
 
 void node_host::lose_state() {
   std::lock_guard g(actors_lock_);
   state_.clear();
+  backups_.clear();
 }
 
 instance_counters& node_host::counters(std::uint32_t instance) {
@@ -519,6 +619,7 @@ struct instance_state {
   node_host* node = nullptr;
   std::uint32_t id = 0;
   std::unique_ptr<service> svc;
+  std::function<std::unique_ptr<service>()> make;  // a fresh service of this instance's kind
   instance_counters* counters = nullptr;
   double factor = 1.0;       // emulated core time per CPU ns measured here
   double stack_ns = 0;       // the runtime stack's emulated time per message on this node
@@ -678,7 +779,8 @@ caf::actor spawn_instance(caf::actor_system& sys, node_host& node, std::uint32_t
     cfg.shard = n.shard;
     cfg.shards = std::uint32_t(plan->app.services[n.service].shards);
     cfg.params = plan->app.services[n.service].params;
-    st.svc = kind.make(cfg);
+    st.make = [&kind, cfg] { return kind.make(cfg); };
+    st.svc = st.make();
     st.counters = &node.counters(instance);
     st.counters->kind = n.kind;
     // This machine's core stands in for a 2.5 GHz Beefy core (see emulation.hpp).
@@ -713,6 +815,16 @@ caf::actor spawn_instance(caf::actor_system& sys, node_host& node, std::uint32_t
         [self](flush_atom) {
           if (self->state.flush_scheduled)
             group_commit(self->state);
+        },
+        // A backup taking over (durable store): a fresh service starts from the state its
+        // primary replicated here.
+        [self](promote_atom, std::uint32_t) {
+          auto& s = self->state;
+          s.svc = s.make();
+          instance_context ctx(s.node->collections(s.id), s.node->clock().now_ns());
+          s.svc->on_start(ctx);
+          s.svc->flush(ctx);
+          ctx.state().commit();
         },
         // Cold migration: everything handled so far is committed and its outputs sent, then
         // the actor ends (normally: its supervisor does not restart it).
@@ -786,7 +898,7 @@ caf::actor spawn_agent(caf::actor_system& sys, node_host& node) {
         [&node](export_atom, std::uint32_t i) -> caf::result<std::string, std::uint64_t> {
           try {
             auto& c = node.collections(i);
-            return {c.export_snapshot(), std::uint64_t(c.entry_count())};
+            return {node.snapshot_of(i), std::uint64_t(c.entry_count())};
           } catch (const std::exception& e) {
             return caf::make_error(caf::sec::runtime_error, e.what());
           }
@@ -795,7 +907,7 @@ caf::actor spawn_agent(caf::actor_system& sys, node_host& node) {
           try {
             auto& c = node.collections(i);
             c.import_snapshot(snapshot);
-            return mig::state_digest(c.export_snapshot());  // what this node now holds
+            return mig::state_digest(node.snapshot_of(i));  // what this node now holds
           } catch (const std::exception& e) {
             return caf::make_error(caf::sec::runtime_error, e.what());
           }

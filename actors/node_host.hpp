@@ -10,7 +10,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -20,6 +22,7 @@
 #include "actors/router.hpp"
 #include "actors/runtime.hpp"
 #include "actors/wire.hpp"
+#include "state_store/rocksdb_store.hpp"
 #include "state_store/state_store.hpp"
 
 namespace e3::rt {
@@ -99,10 +102,26 @@ class node_host {
   void forget_instance_actor(std::uint32_t instance, const caf::actor_addr& addr);
   /// Records that `instance` is starting; true when it had started before (a restart).
   bool instance_started(std::uint32_t instance);
-  /// The collections of a local instance (created on first use).
+  /// The collections of a local instance (created on first use). With a durable store
+  /// (open_store), a shard's primary (and a promoted backup) uses the store's collections named
+  /// after the shard, committing to the shard's backup first; a backup that has not taken over
+  /// gets scratch memory (its service must not keep anything: its state arrives by replication).
   state::collections& collections(std::uint32_t instance);
-  /// Forgets every instance's collections (a node crash with an in-memory store).
+  /// The committed state of a local instance as a portable snapshot (snapshot.hpp's E3SNAP01,
+  /// the same bytes for the same contents in either store): what a migration ships and checks.
+  std::string snapshot_of(std::uint32_t instance);
+  /// Forgets every instance's open collections (a node crash): in memory, the state is gone;
+  /// in a durable store, what was committed is there again at the next open.
   void lose_state();
+  /// Keeps this node's reliable collections in a durable RocksDB store in `dir` (created when
+  /// missing); `peer` finds another node, where a shard's backup replica lives. Call before
+  /// any instance starts. Throws state::state_error naming `dir` when it cannot be opened.
+  void open_store(const std::string& dir, std::function<node_host*(topo::node_id)> peer);
+  /// The durable store, or nullptr (in-memory collections).
+  state::rocksdb_store* store() const { return store_.get(); }
+  /// Commits made while the shard's backup node was down: durable here only, until the backup
+  /// returns and takes the full state.
+  std::uint64_t unreplicated_commits() const { return unreplicated_.load(); }
   /// Counters of a local instance.
   instance_counters& counters(std::uint32_t instance);
 
@@ -175,6 +194,10 @@ class node_host {
   void count_handled() { handled_.fetch_add(1, std::memory_order_relaxed); }
   /// Counts a node restart.
   void count_restart() { restarts_.fetch_add(1, std::memory_order_relaxed); }
+  /// Counts a commit made while its backup's node was down.
+  void count_unreplicated() { unreplicated_.fetch_add(1, std::memory_order_relaxed); }
+  /// Another node of this process (nullptr without a store, or for an unknown id).
+  node_host* peer(topo::node_id n) const;
 
   /// The node supervisor's current handle.
   caf::actor supervisor() const {
@@ -236,6 +259,11 @@ class node_host {
   mutable std::mutex actors_lock_;
   std::unordered_map<std::uint32_t, caf::actor> actors_;
   std::map<std::uint32_t, std::unique_ptr<state::collections>> state_;
+  std::unique_ptr<state::rocksdb_store> store_;               // durable collections, when configured
+  std::function<node_host*(topo::node_id)> peer_;             // other nodes (backups)
+  std::map<std::uint32_t, std::unique_ptr<state::replication_target>> backups_;  // per local primary
+  std::set<std::uint32_t> promoted_;                          // local backups that took over
+  std::atomic<std::uint64_t> unreplicated_{0};
   std::map<std::uint32_t, std::vector<inbound>> held_;    // source of a migration
   struct timer_queue {
     dilation_clock::wall::time_point until{};  // latest due time scheduled

@@ -1,6 +1,8 @@
 // The emulated cluster: actor system, supervisor tree, resource controller, clients, faults.
 #include <caf/all.hpp>
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -736,6 +738,17 @@ struct cluster_runtime::impl {
         dir.zmq[n.id] = nodes[n.id]->links().bound();
     for (auto& n : nodes)
       n->links().set_directory(dir);
+    if (!opts.state_dir.empty()) {
+      // One durable store per node, in a folder named after it (r0/s1/nic0 -> r0-s1-nic0).
+      std::filesystem::create_directories(opts.state_dir);
+      for (auto& n : nodes) {
+        auto name = cluster.node(n->id()).name;
+        std::replace(name.begin(), name.end(), '/', '-');
+        n->open_store((std::filesystem::path(opts.state_dir) / name).string(), [this](topo::node_id p) {
+          return p < nodes.size() ? nodes[p].get() : nullptr;
+        });
+      }
+    }
 
     hooks.opts = opts;
     hooks.agent = [this](topo::node_id n) { return agent_of(n); };
@@ -974,7 +987,7 @@ std::vector<migration_report> cluster_runtime::migrations() const {
 std::string cluster_runtime::export_state(topo::node_id n, std::uint32_t instance) {
   if (n >= impl_->nodes.size())
     throw std::invalid_argument("no node " + std::to_string(n));
-  return impl_->nodes[n]->collections(instance).export_snapshot();
+  return impl_->nodes[n]->snapshot_of(instance);
 }
 
 void cluster_runtime::inject_frame(topo::node_id n, bytes_view frame) {

@@ -62,6 +62,10 @@ struct runtime_options {
   /// A message handled more than this much emulated time after it was due counts as late:
   /// this machine, not the emulated hardware, held it up.
   std::int64_t lateness_threshold_ns = 20'000;
+  /// Where the nodes keep their reliable collections: empty for memory (fast, lost with the
+  /// process); otherwise one durable RocksDB store per node under this directory, each commit
+  /// applied on the instance's backup before the requests it covers are answered.
+  std::string state_dir;
 };
 
 /// A fault a tester injects through the supervisors (issue: kill an instance, crash a node,
