@@ -76,6 +76,8 @@ void finish_if_done(controller_actor* self, std::uint32_t inst) {
   f.report.blackout_ms = double(res.blackout_ns) / 1e6;
   f.report.keys = res.state_entries;
   f.report.bytes = res.state_bytes;
+  for (std::size_t k = 0; k < f.report.step_ms.size() && k < res.step_ns.size(); ++k)
+    f.report.step_ms[k] = double(res.step_ns[k]) / 1e6;
   if (res.outcome == mig::migration_outcome::completed)
     st.location[inst] = f.m.plan().to;
   if (st.orch && f.report.trigger != "operator")

@@ -17,6 +17,7 @@
 // own threads.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -152,6 +153,9 @@ struct migration_report {
   std::uint64_t keys = 0;       ///< keys plus array slots shipped
   std::uint64_t bytes = 0;      ///< snapshot bytes shipped
   std::int64_t decided_at_ns = 0;  ///< emulated time of the decision
+  /// REAL milliseconds spent in each protocol step (migration/'s migration_step order: push
+  /// kind, stop, ship state, await confirmation = import, restart); the blackout spans the last four.
+  std::array<double, 5> step_ms{};
 };
 
 /// A completed (or lost) client request.
