@@ -2,11 +2,14 @@
 #include "apps/run.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <stdexcept>
 
 #include "services/api_gateway/service.hpp"
 #include "topology/topology.hpp"
@@ -39,6 +42,11 @@ double real_us_per_request(const sched::app_dag& dag) {
     us += n.visits * ((p ? p->host_us : 10.0) + runtime_overhead_us);
   }
   return us;
+}
+
+// "name#instance (kind)": a migrated instance, for people and JSON.
+std::string migration_label(const rt::migration_report& m) {
+  return m.service + "#" + std::to_string(m.instance) + " (" + m.kind + ")";
 }
 
 }  // namespace
@@ -81,6 +89,11 @@ run_report run_once(const run_options& o, const service_registry& registry, doub
   rt::runtime_options ro;
   ro.cluster = o.cluster;
   ro.dilation = dilation;
+  ro.orchestrator = o.orchestrator;
+  ro.pack_smartnics = o.pack_smartnics;
+  ro.state_dir = o.state_dir;
+  if (o.health_interval_ns > 0)
+    ro.health_interval_ns = o.health_interval_ns;
   rt::cluster_runtime runtime(ro, registry);
   const auto& dep = runtime.deploy(o.app);
   auto client = runtime.connect_client();
@@ -119,8 +132,9 @@ run_report run_once(const run_options& o, const service_registry& registry, doub
   lo.window = o.window ? o.window
                        : std::size_t(std::clamp(2.0 * model.max_throughput_rps * std::max(model.latency_us, 100.0) * 1e-6,
                                                 256.0, 16384.0));
-  lo.duration_s = o.duration_s;
-  lo.warmup_s = o.warmup_s;
+  double wall_per_second = o.emulated_durations ? dilation : 1.0;
+  lo.duration_s = o.duration_s * wall_per_second;
+  lo.warmup_s = o.warmup_s * wall_per_second;
   lo.seed = o.seed;
   std::vector<rt::node_totals> before, after;
   std::vector<rt::instance_stats> inst_before, inst_after;
@@ -130,15 +144,21 @@ run_report run_once(const run_options& o, const service_registry& registry, doub
     inst_before = runtime.instances();
     cpu_before = process_cpu_seconds();
   };
+  std::vector<rt::health_report> health_after;
   lo.on_measure_end = [&] {
     after = runtime.totals();
     inst_after = runtime.instances();
+    health_after = runtime.health();
     cpu_after = process_cpu_seconds();
   };
   run_report r;
   r.app = o.app.name;
   r.cluster = o.cluster;
   r.dilation = dilation;
+  r.orchestrator = o.orchestrator;
+  r.pack_smartnics = o.pack_smartnics;
+  r.state_dir = o.state_dir;
+  r.health_interval_ns = ro.health_interval_ns;
   r.load = run_load(runtime, *client, *src, lo);
   r.source = r.load.source;
   r.model = model;
@@ -202,7 +222,7 @@ run_report run_once(const run_options& o, const service_registry& registry, doub
   for (auto at : dep.placement.node_of)
     (cluster.node(at).kind == topo::node_kind::smartnic ? r.smartnic_instances : r.host_instances)++;
   r.late_share = lateness_n ? double(late) / double(lateness_n) : 0;
-  r.real_cpu_cores = (cpu_after - cpu_before) / std::max(1e-9, o.duration_s);
+  r.real_cpu_cores = (cpu_after - cpu_before) / std::max(1e-9, lo.duration_s);
   if (r.late_share > 0.01) {
     r.machine_limited = true;
     r.machine_note = std::to_string(int(r.late_share * 1000) / 10.0).substr(0, 4) +
@@ -211,12 +231,52 @@ run_report run_once(const run_options& o, const service_registry& registry, doub
     r.machine_limited = true;
     r.machine_note = "this machine's 2 cores were busy (" + std::to_string(r.real_cpu_cores).substr(0, 4) + " cores used)";
   }
+  r.health = std::move(health_after);
+  r.migrations = runtime.migrations();
   client.reset();
   runtime.stop();
   return r;
 }
 
 }  // namespace
+
+bool parse_on_off(const std::string& option, const std::string& value) {
+  if (value == "on")
+    return true;
+  if (value == "off")
+    return false;
+  throw std::invalid_argument(option + ": expected on or off, got '" + value + "'");
+}
+
+std::string check_state_dir(const std::string& option, const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty())
+    throw std::invalid_argument(option + ": expected a directory, got an empty value");
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw std::invalid_argument(option + " " + dir + ": exists and is not a directory");
+  if (!fs::exists(dir, ec) && !fs::create_directories(dir, ec))
+    throw std::invalid_argument(option + " " + dir + ": cannot create it (" +
+                                (ec ? ec.message() : std::string("unknown error")) + ")");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw std::invalid_argument(option + " " + dir + ": not writable");
+  return dir;
+}
+
+nlohmann::json migration_json(const rt::migration_report& m) {
+  return {{"service", migration_label(m)},
+          {"instance", m.instance},
+          {"kind", m.kind},
+          {"from", m.from},
+          {"to", m.to},
+          {"blackout_ms", m.blackout_ms},
+          {"keys", m.keys},
+          {"bytes", m.bytes},
+          {"trigger", m.trigger},
+          {"outcome", m.outcome},
+          {"reason", m.reason},
+          {"decided_at_ms", double(m.decided_at_ns) / 1e6}};
+}
 
 nlohmann::json run_json(const run_report& r) {
   nlohmann::json j;
@@ -256,7 +316,17 @@ nlohmann::json run_json(const run_report& r) {
                     {"real_cpu_cores", r.real_cpu_cores},
                     {"machine_limited", r.machine_limited},
                     {"note", r.machine_note}};
-  j["labels"] = {{"times", "emulated"}, {"power", "modelled (Tables 1 and 4)"}};
+  j["labels"] = {{"times", "emulated"},
+                 {"power", "modelled (Tables 1 and 4)"},
+                 {"blackout_ms", "real milliseconds on this machine"}};
+  j["options"] = {{"orchestrator", r.orchestrator},
+                  {"pack_smartnics", r.pack_smartnics},
+                  {"state_dir", r.state_dir},
+                  {"health_interval_ms", double(r.health_interval_ns) / 1e6}};
+  auto migrations = nlohmann::json::array();
+  for (const auto& m : r.migrations)
+    migrations.push_back(migration_json(m));
+  j["migrations"] = migrations;
   j["model"] = {{"throughput_rps", r.model.throughput_rps},
                 {"max_throughput_rps", r.model.max_throughput_rps},
                 {"latency_us", r.model.latency_us},
@@ -291,6 +361,20 @@ void print_run(std::ostream& out, const run_report& r) {
   for (const auto& k : r.kinds)
     out << "  " << std::left << std::setw(14) << k.node << std::setw(12) << k.kind << std::right << std::setw(10)
         << k.messages << " messages, " << std::setprecision(2) << k.mean_exec_us << " us each (emulated)\n";
+  out << "  orchestrator " << (r.orchestrator ? "on" : "off") << ", SmartNICs "
+      << (r.pack_smartnics ? "packed by memory" : "placed by HCM") << ", state "
+      << (r.state_dir.empty() ? std::string("in memory") : "under " + r.state_dir) << "\n";
+  if (r.migrations.empty())
+    out << "  migrations: none\n";
+  else
+    out << "  migrations (blackout in REAL ms on this machine):\n  " << std::left << std::setw(28) << "service"
+        << std::setw(14) << "from" << std::setw(14) << "to" << std::setw(18) << "trigger" << std::setw(12)
+        << "outcome" << std::right << std::setw(12) << "blackout ms" << std::setw(10) << "keys" << "\n";
+  for (const auto& m : r.migrations)
+    out << "  " << std::left << std::setw(28) << migration_label(m)
+        << std::setw(14) << m.from << std::setw(14) << m.to << std::setw(18) << m.trigger << std::setw(12)
+        << m.outcome << std::right << std::setw(12) << std::setprecision(1) << m.blackout_ms << std::setw(10)
+        << m.keys << (m.reason.empty() ? std::string() : "  (" + m.reason + ")") << "\n";
   out << std::setprecision(2) << "  this machine: " << r.real_cpu_cores << " cores used, "
       << r.late_share * 100 << " % of messages late (worst " << r.max_late_us << " us emulated)"
       << (r.machine_limited ? "\n  WARNING: this machine limited the run: " + r.machine_note : std::string()) << "\n";

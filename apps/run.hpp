@@ -25,6 +25,15 @@ struct run_options {
   std::string trace;                    ///< replay a .pcap/.pcapng or a sensor .csv instead
   double dilation = 0;                  ///< time dilation factor; 0 = chosen to fit this machine
   std::uint64_t seed = 1;               ///< load seed
+  bool orchestrator = false;            ///< run the data-plane orchestrator (§3.4)
+  bool pack_smartnics = false;          ///< HCM packs SmartNICs by memory (§5.2's set-up)
+  std::string state_dir;                ///< runtime_options::state_dir: empty = collections in memory
+  /// Emulated interval of the health reports, ns; 0 = the runtime's (§3.4: 50 ms). The
+  /// orchestrator's dwell, cool-down and settle times are multiples of it.
+  std::int64_t health_interval_ns = 0;
+  /// duration_s and warmup_s are EMULATED seconds (the wall clock takes dilation times longer),
+  /// e.g. so the orchestrator sees the same number of health reports at any dilation.
+  bool emulated_durations = false;
 };
 
 /// Per compute node, over the measurement.
@@ -61,6 +70,12 @@ struct run_report {
   std::uint64_t decode_errors = 0;       ///< malformed frames
   std::size_t smartnic_instances = 0, host_instances = 0;  ///< placement summary
   sched::evaluation model;               ///< HCM's modelled evaluation of the placement at the offered load
+  bool orchestrator = false;             ///< the data-plane orchestrator ran
+  bool pack_smartnics = false;           ///< HCM packed SmartNICs by memory
+  std::string state_dir;                 ///< where collections were kept (empty: memory)
+  std::int64_t health_interval_ns = 0;   ///< emulated health-report interval used
+  std::vector<rt::migration_report> migrations;  ///< every migration of the run (warm-up included)
+  std::vector<rt::health_report> health;  ///< each node's last health report at the end of the measurement
   // Honesty about this machine:
   double late_share = 0;                 ///< share of messages handled later than the threshold
   double max_late_us = 0;                ///< worst lateness, emulated µs
@@ -73,8 +88,19 @@ struct run_report {
 /// implementation (naming it), and std::invalid_argument for bad options or trace files.
 run_report run_app(const run_options& opts, const service_registry& registry);
 
+/// Reads an on|off option value; throws std::invalid_argument naming `option` for anything else.
+bool parse_on_off(const std::string& option, const std::string& value);
+
+/// Checks a --state-dir value: not empty, and a directory this process can write (created with
+/// its parents when missing). Returns it; throws std::invalid_argument naming `option` and why.
+std::string check_state_dir(const std::string& option, const std::string& dir);
+
+/// A migration as JSON: service ("name#instance (kind)"), instance, kind, from, to,
+/// blackout_ms, keys, bytes, trigger, outcome, reason, decided_at_ms (emulated).
+nlohmann::json migration_json(const rt::migration_report& m);
+
 /// The report as JSON: throughput_rps, latency_us {p50, p99, p999}, requests_per_joule,
-/// power_w, links {local, pcie, zmq}, errors, lost, and more.
+/// power_w, links {local, pcie, zmq}, errors, lost, migrations (see migration_json), and more.
 nlohmann::json run_json(const run_report& r);
 
 /// The report as tables for people.

@@ -66,11 +66,28 @@ int run(int argc, char** argv) {
   app.add_option("--dilation", o.dilation, "time dilation factor (default: chosen to fit this machine)")
       ->check(CLI::Range(1.0, 1e6));
   app.add_option("--seed", o.seed, "load seed");
+  std::string orchestrator = "off";
+  app.add_option("--orchestrator", orchestrator,
+                 "on|off: the data-plane orchestrator migrates services off overloaded SmartNICs (§3.4)")
+      ->default_str("off");
+  app.add_flag("--pack-smartnics", o.pack_smartnics, "HCM packs SmartNICs by memory (§5.2's set-up)");
+  auto* state_dir = app.add_option("--state-dir", o.state_dir,
+                                   "keep reliable collections in RocksDB under DIR (default: in memory)");
   app.add_flag("--json", json, "one JSON object");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    o.orchestrator = apps::parse_on_off("--orchestrator", orchestrator);
+    if (state_dir->count() > 0)
+      o.state_dir = apps::check_state_dir("--state-dir", o.state_dir);
+    if (manifest.empty() && (o.orchestrator || o.pack_smartnics || !o.state_dir.empty()))
+      throw std::invalid_argument("--orchestrator, --pack-smartnics and --state-dir need --app");
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "e3 run: " << e.what() << "\n";
+    return 2;
   }
   try {
     if (manifest.empty())
