@@ -22,6 +22,7 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
+#include "bench/common/keys.hpp"
 #include "bench/common/report.hpp"
 #include "state_store/rocksdb_store.hpp"
 
@@ -88,23 +89,8 @@ struct raw_db {
   }
 };
 
-std::string key_of(std::uint64_t i) {
-  char b[24];
-  std::snprintf(b, sizeof b, "key%012llu", static_cast<unsigned long long>(i));
-  return b;
-}
-
-std::string value_of(std::uint64_t i, std::size_t n) {
-  std::string v(n, '\0');
-  std::uint64_t x = i * 0x9e3779b97f4a7c15ull + 1;
-  for (auto& c : v) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>('a' + x % 26);
-  }
-  return v;
-}
+using e3::bench::key_of;
+using e3::bench::value_of;
 
 constexpr std::size_t puts_per_commit = 4;
 constexpr std::size_t value_size = 100;
