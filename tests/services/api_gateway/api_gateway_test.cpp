@@ -14,6 +14,7 @@
 #include "services/api_gateway/api_gateway.hpp"
 #include "services/api_gateway/service.hpp"
 #include "services/common/record.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3::services;
 using namespace e3::services::api_gateway;
@@ -48,25 +49,8 @@ std::string decide(e3::service& svc, e3::local_context& ctx, std::int64_t now, c
   return ctx.rejections.empty() ? "nothing" : ctx.rejections[0];
 }
 
-struct svc_result {
-  int code;
-  std::string out, err;
-};
-
-svc_result run_svc(std::vector<std::string> args) {
-  e3::service_registry reg;
-  register_api_gateway(reg);
-  args.insert(args.begin(), "api_gateway");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = reg.at("api_gateway").svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_api_gateway>("api_gateway"), std::move(args));
 }
 
 }  // namespace

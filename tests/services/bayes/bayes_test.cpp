@@ -13,6 +13,7 @@
 #include "actors/local_context.hpp"
 #include "services/bayes/bayes.hpp"
 #include "services/common/record.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_bayes(service_registry& r);
@@ -26,50 +27,9 @@ namespace {
 
 const std::string ml_dir = std::string(E3_TEST_DATA_DIR) + "/ml/";
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_bayes(r);
-    return r;
-  }();
-  return reg.at("bayes");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_bayes>("bayes"); }
 
-double sklearn_gnb(const std::string& set) {
-  std::ifstream in(ml_dir + "sklearn_reference_results.txt");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(set + " (", 0) == 0) {
-      auto at = line.find("GaussianNB LOO acc=");
-      return std::stod(line.substr(at + 19));
-    }
-  throw std::runtime_error("no reference for " + set);
-}
-
-// True when `out` is exactly "accuracy=0.dddddd\n" (6 decimals).
-bool accuracy_line(const std::string& out) {
-  if (out.size() != 18 || out.rfind("accuracy=0.", 0) != 0 || out.back() != '\n')
-    return false;
-  return std::all_of(out.begin() + 11, out.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
-}
-
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  args.insert(args.begin(), "bayes");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = kind().svc_main(int(argv.size()), argv.data());
-  auto out = testing::internal::GetCapturedStdout();
-  auto err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
-}
+svc_test::svc_run run_svc(std::vector<std::string> args) { return svc_test::run_svc(kind(), std::move(args)); }
 
 // The hand-worked corpus (alpha = 1). Words: ham {lunch 1, today 2, meeting 1} (N = 4);
 // spam {win 2, money 1, now 1, prize 1} (N = 5; "a" is too short to be a word); |V| = 7.
@@ -137,7 +97,7 @@ TEST(BayesGaussian, LeaveOneOutMatchesScikitLearnWithinOneSample) {
   for (auto [set, file] : {std::pair{"iris", "iris.csv"}, {"wine", "wine_data.csv"}, {"breast_cancer", "breast_cancer.csv"}}) {
     auto d = ml::read_sklearn_csv(ml_dir + file);
     double ours = double(gaussian_loo_correct(d)) / double(d.size());
-    double ref = sklearn_gnb(set);
+    double ref = svc_test::sklearn_loo_accuracy(set, "GaussianNB");
     EXPECT_LE(std::abs(ours - ref), 1.0 / double(d.size()) + 5e-7) << set << " ours " << ours << " sklearn " << ref;
     std::cout << "[ info ] " << set << " GaussianNB LOO: ours " << ours << ", sklearn " << ref << "\n";
   }
@@ -280,11 +240,11 @@ TEST(BayesService, SyntheticRequestsAreValidAndOfTheAskedSize) {
 TEST(BayesSvc, PrintsLeaveOneOutAccuracy) {
   auto r = run_svc({"--csv", ml_dir + "iris.csv", "--loo"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(accuracy_line(r.out)) << r.out;
-  EXPECT_NEAR(std::stod(r.out.substr(9)), sklearn_gnb("iris"), 1.0 / 150 + 5e-7);
+  EXPECT_TRUE(svc_test::accuracy_line(r.out)) << r.out;
+  EXPECT_NEAR(std::stod(r.out.substr(9)), svc_test::sklearn_loo_accuracy("iris", "GaussianNB"), 1.0 / 150 + 5e-7);
   r = run_svc({"--text", ml_dir + "sotu_era.tsv", "--loo"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(accuracy_line(r.out) && r.out[11] == '9') << r.out;
+  EXPECT_TRUE(svc_test::accuracy_line(r.out) && r.out[11] == '9') << r.out;
 }
 
 TEST(BayesSvc, BadInputNamesFileAndLineAndExitsWith2) {

@@ -16,6 +16,7 @@
 #include "services/bm25/unicode61.hpp"
 #include "services/common/record.hpp"
 #include "tests/services/bm25/fts5_oracle.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3::services;
 using namespace e3::services::bm25;
@@ -63,25 +64,8 @@ std::vector<std::string> tokens(std::string_view text) {
   return out;
 }
 
-struct svc_result {
-  int code;
-  std::string out, err;
-};
-
-svc_result run_svc(std::vector<std::string> args) {
-  e3::service_registry reg;
-  register_bm25(reg);
-  args.insert(args.begin(), "bm25");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = reg.at("bm25").svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_bm25>("bm25"), std::move(args));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "services/common/record.hpp"
 #include "services/count/count.hpp"
 #include "tests/services/count/tshark_reference.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_count(service_registry& r);
@@ -240,23 +241,8 @@ TEST(CountService, KindFieldsAndSyntheticRequestsAreValid) {
 
 namespace {
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  service_registry reg;
-  register_count(reg);
-  args.insert(args.begin(), "count");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = reg.at("count").svc_main(int(argv.size()), argv.data());
-  std::string out = testing::internal::GetCapturedStdout();
-  return {code, out, testing::internal::GetCapturedStderr()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_count>("count"), std::move(args));
 }
 
 }  // namespace

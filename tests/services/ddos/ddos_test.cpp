@@ -11,6 +11,7 @@
 #include "services/common/pcap.hpp"
 #include "services/ddos/ddos.hpp"
 #include "state_store/typed.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_ddos(service_registry& r);
@@ -251,23 +252,8 @@ TEST(DdosService, KindFieldsSyntheticTrafficDoesNotAlarmAndBadParams) {
 
 namespace {
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  service_registry reg;
-  register_ddos(reg);
-  args.insert(args.begin(), "ddos");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = reg.at("ddos").svc_main(int(argv.size()), argv.data());
-  std::string out = testing::internal::GetCapturedStdout();
-  return {code, out, testing::internal::GetCapturedStderr()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_ddos>("ddos"), std::move(args));
 }
 
 }  // namespace

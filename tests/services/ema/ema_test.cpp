@@ -10,6 +10,7 @@
 #include "services/common/record.hpp"
 #include "services/ema/ema.hpp"
 #include "services/ema/series_csv.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_ema(service_registry& r);
@@ -24,14 +25,7 @@ const std::string data_dir = std::string(E3_TEST_DATA_DIR) + "/timeseries/";
 
 std::vector<double> load(const std::string& name) { return series::read_series_csv(data_dir + name).values; }
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_ema(r);
-    return r;
-  }();
-  return reg.at("ema");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_ema>("ema"); }
 
 std::unique_ptr<service> make(double alpha) {
   service_config c;
@@ -54,23 +48,7 @@ double closed_form(const std::vector<double>& x, std::size_t t, double a) {
   return s + std::pow(1 - a, double(t)) * x[0];
 }
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  args.insert(args.begin(), "ema");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = kind().svc_main(int(argv.size()), argv.data());
-  auto out = testing::internal::GetCapturedStdout();
-  auto err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
-}
+svc_test::svc_run run_svc(std::vector<std::string> args) { return svc_test::run_svc(kind(), std::move(args)); }
 
 }  // namespace
 

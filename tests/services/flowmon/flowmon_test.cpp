@@ -11,6 +11,7 @@
 #include "services/common/pcap.hpp"
 #include "services/flowmon/flowmon.hpp"
 #include "tests/services/count/tshark_reference.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_flowmon(service_registry& r);
@@ -217,23 +218,8 @@ TEST(FlowmonService, KindFieldsSyntheticRequestsAndBadParams) {
 
 namespace {
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  service_registry reg;
-  register_flowmon(reg);
-  args.insert(args.begin(), "flowmon");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = reg.at("flowmon").svc_main(int(argv.size()), argv.data());
-  std::string out = testing::internal::GetCapturedStdout();
-  return {code, out, testing::internal::GetCapturedStderr()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_flowmon>("flowmon"), std::move(args));
 }
 
 }  // namespace

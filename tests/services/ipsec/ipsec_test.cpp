@@ -16,6 +16,7 @@
 #include "services/ipsec/ipsec.hpp"
 #include "services/ipsec/service.hpp"
 #include "services/ipsec/vectors.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3::services;
 using namespace e3::services::ipsec;
@@ -24,25 +25,8 @@ namespace {
 
 const std::string crypto_dir = E3_TEST_DATA_DIR "/crypto";
 
-struct svc_result {
-  int code;
-  std::string out, err;
-};
-
-svc_result run_svc(std::vector<std::string> args) {
-  e3::service_registry reg;
-  register_ipsec(reg);
-  args.insert(args.begin(), "ipsec");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = reg.at("ipsec").svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_ipsec>("ipsec"), std::move(args));
 }
 
 std::string read(const std::string& path) {

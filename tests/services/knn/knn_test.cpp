@@ -10,6 +10,7 @@
 #include "actors/local_context.hpp"
 #include "services/common/record.hpp"
 #include "services/knn/knn.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_knn(service_registry& r);
@@ -22,54 +23,9 @@ namespace {
 
 const std::string ml_dir = std::string(E3_TEST_DATA_DIR) + "/ml/";
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_knn(r);
-    return r;
-  }();
-  return reg.at("knn");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_knn>("knn"); }
 
-// scikit-learn's accuracy for `set` (iris, wine, breast_cancer) and `what` (e.g. "kNN(k=3,euclid)").
-double sklearn(const std::string& set, const std::string& what) {
-  std::ifstream in(ml_dir + "sklearn_reference_results.txt");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(set + " (", 0) != 0)
-      continue;
-    auto at = line.find(what + " LOO acc=");
-    if (at == std::string::npos)
-      break;
-    return std::stod(line.substr(at + what.size() + 9));
-  }
-  throw std::runtime_error("no reference for " + set + " " + what);
-}
-
-// True when `out` is exactly "accuracy=0.dddddd\n" (6 decimals).
-bool accuracy_line(const std::string& out) {
-  if (out.size() != 18 || out.rfind("accuracy=0.", 0) != 0 || out.back() != '\n')
-    return false;
-  return std::all_of(out.begin() + 11, out.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
-}
-
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  args.insert(args.begin(), "knn");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = kind().svc_main(int(argv.size()), argv.data());
-  auto out = testing::internal::GetCapturedStdout();
-  auto err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
-}
+svc_test::svc_run run_svc(std::vector<std::string> args) { return svc_test::run_svc(kind(), std::move(args)); }
 
 ml::dataset tiny(std::vector<std::vector<double>> rows, std::vector<int> labels, std::size_t classes) {
   ml::dataset d;
@@ -91,7 +47,7 @@ TEST(Knn, LeaveOneOutMatchesScikitLearnWithinOneSample) {
     auto d = ml::read_sklearn_csv(ml_dir + file);
     const double n = double(d.size());
     for (unsigned k : {1u, 3u, 5u}) {
-      double ref = sklearn(set, "kNN(k=" + std::to_string(k) + ",euclid)");
+      double ref = svc_test::sklearn_loo_accuracy(set, "kNN(k=" + std::to_string(k) + ",euclid)");
       knn::classifier c(d, k);
       double ours = double(knn::loo_correct(c)) / n;
       // The reference is printed with 6 decimals: allow one sample plus that rounding.
@@ -207,8 +163,8 @@ TEST(KnnService, SyntheticRequestsAreValidAndOfTheAskedSize) {
 TEST(KnnSvc, PrintsLeaveOneOutAccuracy) {
   auto r = run_svc({"--csv", ml_dir + "iris.csv", "--loo", "--k", "5"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(accuracy_line(r.out)) << r.out;
-  EXPECT_NEAR(std::stod(r.out.substr(9)), sklearn("iris", "kNN(k=5,euclid)"), 1.0 / 150 + 5e-7);
+  EXPECT_TRUE(svc_test::accuracy_line(r.out)) << r.out;
+  EXPECT_NEAR(std::stod(r.out.substr(9)), svc_test::sklearn_loo_accuracy("iris", "kNN(k=5,euclid)"), 1.0 / 150 + 5e-7);
 }
 
 TEST(KnnSvc, BadInputNamesFileAndLineAndExitsWith2) {

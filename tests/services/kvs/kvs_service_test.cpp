@@ -14,20 +14,14 @@
 #include "services/common/record.hpp"
 #include "services/kvs/kvs.hpp"
 #include "services/kvs/service.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3;
 using namespace e3::services;
 
 namespace {
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_kvs(r);
-    return r;
-  }();
-  return reg.at("kvs");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_kvs>("kvs"); }
 
 std::unique_ptr<service> make(std::map<std::string, std::string, std::less<>> params = {}) {
   service_config cfg;
@@ -285,30 +279,15 @@ TEST(KvsService, SyntheticRequestsAreValidAndHitOnceWarm) {
 
 namespace {
 
-struct harness_result {
-  int code;
-  std::string out, err;
-};
-
-harness_result run_harness(const std::string& ops_text) {
+svc_test::svc_run run_harness(const std::string& ops_text) {
   std::string path = testing::TempDir() + "kvs_ops_" + std::to_string(std::rand()) + ".txt";
   std::ofstream(path) << ops_text;
-  std::vector<std::string> args = {"kvs", "--ops", path};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = kvs_svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
+  auto r = svc_test::run_svc_main(kvs_svc_main, "kvs", {"--ops", path});
   std::remove(path.c_str());
-  auto err_text = err.str();
-  auto at = err_text.find(path);
+  auto at = r.err.find(path);
   if (at != std::string::npos)
-    err_text.replace(at, path.size(), "FILE");
-  return {code, out.str(), err_text};
+    r.err.replace(at, path.size(), "FILE");
+  return r;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "services/common/packet.hpp"
 #include "services/common/pcap.hpp"
 #include "services/nat/nat.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_nat(service_registry& r);
@@ -298,24 +299,8 @@ TEST(NatService, EmitsTranslatedFramesRejectsBadOnesAndSyntheticRequestsTranslat
 
 namespace {
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  service_registry reg;
-  register_nat(reg);
-  args.insert(args.begin(), "nat");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = reg.at("nat").svc_main(int(argv.size()), argv.data());
-  std::string out = testing::internal::GetCapturedStdout();
-  std::string err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_nat>("nat"), std::move(args));
 }
 
 }  // namespace

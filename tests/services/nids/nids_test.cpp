@@ -10,6 +10,7 @@
 #include "services/common/packet.hpp"
 #include "services/nids/nids.hpp"
 #include "services/nids/service.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3::services;
 using namespace e3::services::nids;
@@ -36,31 +37,8 @@ std::string reference(int min_len, const std::string& pcap) {
   return "no reference for " + pcap;
 }
 
-struct svc_result {
-  int code;
-  std::string out, err;
-};
-
-svc_result run_svc(std::vector<std::string> args) {
-  e3::service_registry reg;
-  register_nids(reg);
-  args.insert(args.begin(), "nids");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = reg.at("nids").svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
-}
-
-std::string temp_file(const std::string& name, const std::string& content) {
-  std::string path = ::testing::TempDir() + name;
-  std::ofstream(path, std::ios::binary) << content;
-  return path;
+svc_test::svc_run run_svc(std::vector<std::string> args) {
+  return svc_test::run_svc(svc_test::registered_kind<register_nids>("nids"), std::move(args));
 }
 
 /// Every (pattern, end) occurrence by brute force.
@@ -180,7 +158,7 @@ TEST(NidsSvc, PrintsTheReferenceLine) {
 }
 
 TEST(NidsSvc, BadPatternLineGivesFileLineAndExitCode2) {
-  auto bad = temp_file("bad_patterns.tsv", "#sid\tnocase\thex_pattern\n1\t0\t4142\n2\t0\tzz\n");
+  auto bad = svc_test::write_temp("bad_patterns.tsv", "#sid\tnocase\thex_pattern\n1\t0\t4142\n2\t0\tzz\n");
   auto r = run_svc({"--patterns", bad, "--pcap", data_dir + "/pcap/http.pcap"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, bad + ":3: bad hex digit 'z' in hex_pattern\n");

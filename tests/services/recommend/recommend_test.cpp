@@ -11,6 +11,7 @@
 #include "actors/local_context.hpp"
 #include "services/common/record.hpp"
 #include "services/recommend/recommend.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_recommend(service_registry& r);
@@ -24,14 +25,7 @@ namespace {
 
 const std::string ratings_csv = std::string(E3_TEST_DATA_DIR) + "/recommend/ratings.csv";
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_recommend(r);
-    return r;
-  }();
-  return reg.at("recommend");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_recommend>("recommend"); }
 
 bytes rate(std::uint64_t user, std::uint64_t item, double value) {
   record r;
@@ -49,23 +43,7 @@ bytes ask(std::uint64_t user) {
   return encode(r);
 }
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  args.insert(args.begin(), "recommend");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = kind().svc_main(int(argv.size()), argv.data());
-  auto out = testing::internal::GetCapturedStdout();
-  auto err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
-}
+svc_test::svc_run run_svc(std::vector<std::string> args) { return svc_test::run_svc(kind(), std::move(args)); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "services/common/record.hpp"
 #include "services/ema/series_csv.hpp"
 #include "services/spike/spike.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 namespace e3::services {
 void register_spike(service_registry& r);
@@ -55,14 +56,7 @@ std::vector<double> nab_scores(const std::string& name) {
   return out;
 }
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_spike(r);
-    return r;
-  }();
-  return reg.at("spike");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_spike>("spike"); }
 
 std::unique_ptr<service> make(std::map<std::string, std::string, std::less<>> params = {}) {
   service_config c;
@@ -77,23 +71,7 @@ bytes reading(std::uint64_t key, double v) {
   return encode(r);
 }
 
-struct run_result {
-  int code;
-  std::string out, err;
-};
-
-run_result run_svc(std::vector<std::string> args) {
-  args.insert(args.begin(), "spike");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = kind().svc_main(int(argv.size()), argv.data());
-  auto out = testing::internal::GetCapturedStdout();
-  auto err = testing::internal::GetCapturedStderr();
-  return {code, out, err};
-}
+svc_test::svc_run run_svc(std::vector<std::string> args) { return svc_test::run_svc(kind(), std::move(args)); }
 
 }  // namespace
 

@@ -17,20 +17,14 @@
 #include "services/common/record.hpp"
 #include "services/sql/service.hpp"
 #include "services/sql/sql.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3;
 using namespace e3::services;
 
 namespace {
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_sql(r);
-    return r;
-  }();
-  return reg.at("sql");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_sql>("sql"); }
 
 std::unique_ptr<service> make(std::map<std::string, std::string, std::less<>> params = {}) {
   service_config cfg;
@@ -388,29 +382,8 @@ TEST(SqlTimestamps, ParsesNanosecondsAndNabDates) {
 
 namespace {
 
-struct harness_result {
-  int code;
-  std::string out, err;
-};
-
-harness_result run_harness(std::vector<std::string> args) {
-  args.insert(args.begin(), "sql");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = sql_svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
-}
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
+svc_test::svc_run run_harness(std::vector<std::string> args) {
+  return svc_test::run_svc_main(sql_svc_main, "sql", std::move(args));
 }
 
 }  // namespace
@@ -424,12 +397,12 @@ TEST(SqlHarness, LoadsNabAndPrintsQueryResults) {
 }
 
 TEST(SqlHarness, BadInputsNameFileAndLineAndExitTwo) {
-  auto csv = write_temp("sql_bad.csv", "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:00:00,x\n");
+  auto csv = svc_test::write_temp("sql_bad.csv", "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:00:00,x\n");
   auto r = run_harness({"--records", csv, "--query", "SELECT 1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, csv + ":3: column 'value': 'x' is not a number\n");
   EXPECT_EQ(r.out, "");
-  auto init = write_temp("sql_bad.sql", "CREATE INDEX i ON readings(ts);\n\nCREATE TABL x(a);\n");
+  auto init = svc_test::write_temp("sql_bad.sql", "CREATE INDEX i ON readings(ts);\n\nCREATE TABL x(a);\n");
   r = run_harness({"--db-init", init, "--query", "SELECT 1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, init + ":3: near \"TABL\": syntax error\n");
