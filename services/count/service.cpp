@@ -26,6 +26,7 @@
 #include "actors/service.hpp"
 #include "services/common/pcap.hpp"
 #include "services/common/record.hpp"
+#include "services/common/svc_args.hpp"
 #include "services/count/count.hpp"
 #include "state_store/typed.hpp"
 
@@ -159,23 +160,10 @@ const char* usage =
     "  (A = the source of the conversation's first packet), then a '#' summary line\n";
 
 int svc_main(int argc, char** argv) {
-  std::string pcap, by = "ip";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (a != "--pcap" && a != "--by") {
-      std::cerr << "e3 svc count: unknown argument '" << a << "'\n" << usage;
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "e3 svc count: " << a << " needs a value\n";
-      return 2;
-    }
-    (a == "--pcap" ? pcap : by) = argv[++i];
-  }
+  svc_args args{{"by", "ip"}};
+  if (auto code = read_svc_args(argc, argv, "count", usage, {"--pcap", "--by"}, args))
+    return *code;
+  std::string pcap = args["pcap"], by = args["by"];
   conv_kind kind;
   if (!parse_kind(by, kind)) {
     std::cerr << "e3 svc count: --by '" << by << "' (expected ip, tcp or udp)\n";

@@ -23,6 +23,7 @@
 
 #include "actors/service.hpp"
 #include "services/common/pcap.hpp"
+#include "services/common/svc_args.hpp"
 #include "services/ddos/ddos.hpp"
 #include "state_store/typed.hpp"
 
@@ -168,31 +169,14 @@ std::string line(const window_report& r, std::int64_t t0) {
 }
 
 int svc_main(int argc, char** argv) {
+  svc_args args;
+  if (auto code = read_svc_args(argc, argv, "ddos", usage, {"--pcap", "--window", "--window-ms", "--min-packets"}, args))
+    return *code;
   service_config c;
-  std::string pcap;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (a != "--pcap" && a != "--window" && a != "--window-ms" && a != "--min-packets") {
-      std::cerr << "e3 svc ddos: unknown argument '" << a << "'\n" << usage;
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "e3 svc ddos: " << a << " needs a value\n";
-      return 2;
-    }
-    if (a == "--pcap")
-      pcap = argv[++i];
-    else if (a == "--window")
-      c.params["window"] = argv[++i];
-    else if (a == "--window-ms")
-      c.params["window_ms"] = argv[++i];
-    else
-      c.params["min_packets"] = argv[++i];
-  }
+  for (auto [option, param] : {std::pair{"window", "window"}, {"window-ms", "window_ms"}, {"min-packets", "min_packets"}})
+    if (auto it = args.find(option); it != args.end())
+      c.params[param] = it->second;
+  std::string pcap = args["pcap"];
   if (pcap.empty()) {
     std::cerr << "e3 svc ddos: --pcap FILE is required\n" << usage;
     return 2;

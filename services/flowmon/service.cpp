@@ -25,6 +25,7 @@
 
 #include "actors/service.hpp"
 #include "services/common/pcap.hpp"
+#include "services/common/svc_args.hpp"
 #include "services/flowmon/flowmon.hpp"
 #include "state_store/typed.hpp"
 
@@ -133,27 +134,14 @@ std::string endpoint(const std::uint8_t* a, std::uint16_t port, bool ipv4, bool 
 }
 
 int svc_main(int argc, char** argv) {
+  svc_args args;
+  if (auto code = read_svc_args(argc, argv, "flowmon", usage, {"--pcap", "--eps", "--delta", "--seed"}, args))
+    return *code;
   service_config c;
-  std::string pcap;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (a != "--pcap" && a != "--eps" && a != "--delta" && a != "--seed") {
-      std::cerr << "e3 svc flowmon: unknown argument '" << a << "'\n" << usage;
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "e3 svc flowmon: " << a << " needs a value\n";
-      return 2;
-    }
-    if (a == "--pcap")
-      pcap = argv[++i];
-    else
-      c.params[a.substr(2)] = argv[++i];
-  }
+  for (const auto& [name, value] : args)  // eps, delta and seed are params of the same name
+    if (name != "pcap")
+      c.params[name] = value;
+  std::string pcap = args["pcap"];
   if (pcap.empty()) {
     std::cerr << "e3 svc flowmon: --pcap FILE is required\n" << usage;
     return 2;

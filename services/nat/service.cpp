@@ -19,6 +19,7 @@
 #include "actors/service.hpp"
 #include "services/common/packet.hpp"
 #include "services/common/pcap.hpp"
+#include "services/common/svc_args.hpp"
 #include "services/nat/lpm.hpp"
 #include "services/nat/nat.hpp"
 
@@ -117,28 +118,11 @@ const char* usage =
     "         0.0.0.0/0 refuses destinations it does not cover: add it for a default route)\n";
 
 int svc_main(int argc, char** argv) {
-  std::map<std::string, std::string> opt;
-  bool full = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (a == "--full-checksum") {
-      full = true;
-      continue;
-    }
-    if (a != "--routes" && a != "--lookup" && a != "--pcap" && a != "--pool" && a != "--inside") {
-      std::cerr << "e3 svc nat: unknown argument '" << a << "'\n" << usage;
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "e3 svc nat: " << a << " needs a value\n";
-      return 2;
-    }
-    opt[a.substr(2)] = argv[++i];
-  }
+  svc_args opt;
+  if (auto code = read_svc_args(argc, argv, "nat", usage, {"--routes", "--lookup", "--pcap", "--pool", "--inside"}, opt,
+                                {"--full-checksum"}))
+    return *code;
+  bool full = opt.count("full-checksum") > 0;
   if (!opt.count("routes") || opt.count("lookup") == opt.count("pcap")) {
     std::cerr << "e3 svc nat: give --routes and exactly one of --lookup or --pcap\n" << usage;
     return 2;
