@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "services/bayes/bayes.hpp"
+#include "services/common/cli.hpp"
 #include "services/common/record.hpp"
 
 namespace e3::embedded {
@@ -95,15 +96,8 @@ int bayes_main(int argc, char** argv) {
   app.add_flag("--loo", loo, "print accuracy=<leave-one-out accuracy> (6 decimals)");
   app.add_option("--alpha", alpha, "multinomial: additive smoothing (default 1)");
   app.add_option("--var-smoothing", smoothing, "Gaussian: share of the largest variance added to all (default 1e-9)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc bayes: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "bayes"))
+    return *code;
   double a, vs;
   try {
     a = parse_positive("--alpha", alpha, false);

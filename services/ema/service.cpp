@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/common/cli.hpp"
 #include "services/ema/ema.hpp"
 #include "services/ema/record_view.hpp"
 #include "services/ema/series_csv.hpp"
@@ -87,15 +88,8 @@ int ema_main(int argc, char** argv) {
   std::string alpha_text = "0.1";
   app.add_option("--csv", csv, "CSV file with a header and a 'value' column (NAB layout)")->required();
   app.add_option("--alpha", alpha_text, "smoothing factor in (0, 1] (default 0.1)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc ema: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "ema"))
+    return *code;
   double alpha;
   try {
     alpha = ema::parse_alpha(alpha_text);

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/common/cli.hpp"
 #include "services/common/record.hpp"
 #include "services/knn/knn.hpp"
 
@@ -71,15 +72,8 @@ int knn_main(int argc, char** argv) {
       ->required();
   app.add_flag("--loo", loo, "print accuracy=<leave-one-out accuracy> (6 decimals)");
   app.add_option("--k", k_text, "neighbours that vote (default 5)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc knn: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "knn"))
+    return *code;
   unsigned k;
   try {
     k = parse_k(k_text);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/local_context.hpp"
+#include "services/common/cli.hpp"
 #include "services/kvs/cuckoo_table.hpp"
 #include "services/kvs/kvs.hpp"
 #include "services/kvs/service.hpp"
@@ -72,15 +73,8 @@ int kvs_svc_main(int argc, char** argv) {
   std::string search = "bfs";
   app.add_option("--ops", path, "file of GET/SET/DEL lines")->required();
   app.add_option("--search", search, "cuckoo path search: bfs or dfs")->check(CLI::IsMember({"bfs", "dfs"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc kvs: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "kvs"))
+    return *code;
 
   std::ifstream in(path, std::ios::binary);
   if (!in) {

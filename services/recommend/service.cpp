@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/common/cli.hpp"
 #include "services/common/record.hpp"
 #include "services/recommend/recommend.hpp"
 #include "state_store/typed.hpp"
@@ -303,15 +304,8 @@ int recommend_main(int argc, char** argv) {
   app.add_option("--epochs", epochs, "SGD passes (default 20)");
   app.add_option("--lr", lr, "SGD step size (default 0.01)");
   app.add_option("--reg", reg, "L2 regularisation (default 0.05)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc recommend: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "recommend"))
+    return *code;
   mf_params p;
   double frac;
   try {

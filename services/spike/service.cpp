@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/common/cli.hpp"
 #include "services/ema/record_view.hpp"
 #include "services/ema/series_csv.hpp"
 #include "services/spike/spike.hpp"
@@ -230,15 +231,8 @@ int spike_main(int argc, char** argv) {
   app.add_option("--step", step, "windowed: values buffered per slide (default 100)");
   app.add_option("--warmup", warmup, "streaming: values scored 0 before z is used (default 2)");
   app.add_flag("--alarms", alarms, "add a second column: 1 when the row raised an alarm, else 0");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc spike: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "spike"))
+    return *code;
   cfg.params = {{"mode", mode}, {"window", window}, {"step", step}, {"threshold", threshold}, {"warmup", warmup}};
   settings s;
   try {
