@@ -76,6 +76,35 @@ record decode_record(bytes_view b) {
   return r;
 }
 
+bool read_record_fields(bytes_view b, record_fields& f, std::string& error) {
+  if (b.size() < record_header_size) {
+    error = "record truncated: " + std::to_string(b.size()) + " bytes, header needs " +
+            std::to_string(record_header_size);
+    return false;
+  }
+  if (b[0] != 1) {
+    error = "record version " + std::to_string(b[0]) + " at byte 0, expected 1";
+    return false;
+  }
+  auto nf = get<std::uint32_t>(b, 4);
+  auto nt = get<std::uint32_t>(b, 32);
+  auto na = get<std::uint32_t>(b, 36);
+  if (nf > record_max_field || nt > record_max_field || na > record_max_field) {
+    error = "record field too long at byte 4..39";
+    return false;
+  }
+  if (b.size() != record_header_size + std::size_t(nf) * 8 + nt + na) {
+    error = "record length " + std::to_string(b.size()) + " does not match its header";
+    return false;
+  }
+  f.op = b[1];
+  f.key = get<std::uint64_t>(b, 8);
+  f.ts_ns = get<std::int64_t>(b, 16);
+  f.value = get<double>(b, 24);
+  f.text = {reinterpret_cast<const char*>(b.data() + record_header_size + std::size_t(nf) * 8), nt};
+  return true;
+}
+
 bytes synthetic_record(std::size_t size, std::mt19937_64& rng) {
   record r;
   r.key = rng() % (1u << 20);

@@ -47,6 +47,21 @@ bytes encode(const record& r);
 /// Decodes a record; throws record_error on any malformation (never reads past the end).
 record decode_record(bytes_view b);
 
+/// The fixed fields and the text of an encoded record, viewed in place: for services that read
+/// a few fields per request and need no copies of the features, text or aux.
+struct record_fields {
+  std::uint8_t op = 0;    ///< record.op
+  std::uint64_t key = 0;  ///< record.key
+  std::int64_t ts_ns = 0; ///< record.ts_ns
+  double value = 0;       ///< record.value
+  std::string_view text;  ///< record.text, pointing into the encoded bytes
+};
+
+/// Checks `b` as decode_record does (header size, version, field limits, total length) and
+/// fills `f`. Returns false, with `error` naming the failed check and its bytes, on a malformed
+/// record (never reads past the end).
+bool read_record_fields(bytes_view b, record_fields& f, std::string& error);
+
 /// A synthetic stream record of about `size` bytes (random key among 2^20, value, a text field
 /// filling the rest): the load of a record service whose kind has no generator of its own for
 /// this configuration (e.g. count with input=record).

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "services/common/params.hpp"
 #include "services/common/record.hpp"
 #include "services/kvs/cuckoo_table.hpp"
 #include "services/kvs/kvs.hpp"
@@ -15,21 +16,10 @@ using namespace kvs;
 
 constexpr std::string_view state_table = "kvs";
 
-std::size_t param_size(const service_config& cfg, std::string_view name, std::size_t fallback) {
-  auto text = cfg.param(name, "");
-  if (text.empty())
-    return fallback;
-  std::size_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size())
-    throw std::invalid_argument("kvs: param " + std::string(name) + "='" + text + "' is not an unsigned integer");
-  return v;
-}
-
 table_options options_from(const service_config& cfg) {
   table_options o;
   o.track_changes = true;
-  o.initial_buckets = param_size(cfg, "buckets", 1024);
+  o.initial_buckets = param_u64(cfg, "kvs", "buckets", 1024);
   auto search = cfg.param("search", "bfs");
   if (search == "bfs")
     o.mode = search_mode::bfs;
@@ -43,7 +33,7 @@ table_options options_from(const service_config& cfg) {
 class kvs_service final : public service {
  public:
   explicit kvs_service(const service_config& cfg)
-      : table_(options_from(cfg)), max_keys_(param_size(cfg, "max_keys", 0)) {
+      : table_(options_from(cfg)), max_keys_(param_u64(cfg, "kvs", "max_keys", 0)) {
     auto mode = cfg.param("mode", "auto");
     if (mode != "auto" && mode != "store")
       throw std::invalid_argument("kvs: param mode='" + mode + "' must be auto or store");

@@ -1,10 +1,7 @@
 // `e3 svc sql`: loads readings from a CSV through the sql service, then runs queries through it
 // and prints each result as the service replies it (TSV with a header line).
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,8 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/local_context.hpp"
+#include "services/common/cli.hpp"
+#include "services/common/csv.hpp"
 #include "services/common/record.hpp"
-#include "services/sql/csv.hpp"
 #include "services/sql/service.hpp"
 #include "services/sql/sql.hpp"
 
@@ -64,80 +62,50 @@ int sql_svc_main(int argc, char** argv) {
   app.add_option("--value-col", value_col, "value column (numbers)");
   app.add_option("--text-col", text_col, "text column (optional)");
   app.add_option("--query", queries, "a SELECT to run after loading (repeatable)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc sql: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "sql"))
+    return *code;
 
   std::vector<record> rows;
   if (!records.empty()) {
-    std::ifstream in(records, std::ios::binary);
-    if (!in) {
-      std::cerr << records << ": cannot open: " << std::strerror(errno) << "\n";
+    csv::file_reader in;
+    std::string err;
+    if (!in.open(records, err)) {
+      std::cerr << err << "\n";
       return 2;
     }
-    std::string line, err;
-    std::vector<std::string> header, f;
-    if (!std::getline(in, line)) {
-      std::cerr << records << ":1: empty file (a header line is needed)\n";
-      return 2;
-    }
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (!sql::split_csv(line, header, err)) {
-      std::cerr << records << ":1: " << err << "\n";
-      return 2;
-    }
-    int kc = key_col.empty() ? -1 : sql::column_index(header, key_col);
-    int tc = sql::column_index(header, ts_col);
-    int vc = sql::column_index(header, value_col);
-    int xc = text_col.empty() ? -1 : sql::column_index(header, text_col);
+    const auto& header = in.header();
+    int kc = key_col.empty() ? -1 : csv::column_index(header, key_col);
+    int tc = csv::column_index(header, ts_col);
+    int vc = csv::column_index(header, value_col);
+    int xc = text_col.empty() ? -1 : csv::column_index(header, text_col);
     for (auto [c, name] : {std::pair{kc, key_col}, {tc, ts_col}, {vc, value_col}, {xc, text_col}})
       if (c < 0 && !name.empty()) {
         std::cerr << records << ":1: no column '" << name << "' in the header\n";
         return 2;
       }
-    for (std::size_t no = 2; std::getline(in, line); ++no) {
-      if (!line.empty() && line.back() == '\r')
-        line.pop_back();
-      if (line.empty())
-        continue;
+    std::vector<std::string> f;
+    while (in.next(f, err)) {
       auto fail = [&](const std::string& what) {
-        std::cerr << records << ":" << no << ": " << what << "\n";
+        std::cerr << in.where() << what << "\n";
         return 2;
       };
-      if (!sql::split_csv(line, f, err))
-        return fail(err);
-      if (f.size() != header.size())
-        return fail(std::to_string(f.size()) + " fields, the header has " + std::to_string(header.size()));
       record r;
       r.key = key;
-      if (kc >= 0) {
-        const auto& s = f[std::size_t(kc)];
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), r.key);
-        if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-          return fail("column '" + header[std::size_t(kc)] + "': '" + s + "' is not an unsigned integer");
-      }
+      if (kc >= 0 && !csv::read_unsigned(header, f, kc, r.key, err))
+        return fail(err);
       if (!sql_parse_timestamp(f[std::size_t(tc)], r.ts_ns))
         return fail("column '" + header[std::size_t(tc)] + "': '" + f[std::size_t(tc)] +
                     "' is neither nanoseconds nor YYYY-MM-DD HH:MM:SS");
-      const auto& vs = f[std::size_t(vc)];
-      auto [vend, vec] = std::from_chars(vs.data(), vs.data() + vs.size(), r.value);
-      if (vec != std::errc() || vend != vs.data() + vs.size() || vs.empty())
-        return fail("column '" + header[std::size_t(vc)] + "': '" + vs + "' is not a number");
+      if (!csv::read_number(header, f, vc, r.value, err))
+        return fail(err);
       if (xc >= 0)
         r.text = f[std::size_t(xc)];
       if (r.text.size() > record_max_field)
         return fail("text longer than " + std::to_string(record_max_field) + " bytes");
       rows.push_back(std::move(r));
     }
-    if (in.bad()) {
-      std::cerr << records << ": read error\n";
+    if (!err.empty()) {
+      std::cerr << err << "\n";
       return 2;
     }
   }

@@ -2,12 +2,12 @@
 // reliable collections, and the kind registration.
 #include "services/sql/service.hpp"
 
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "services/common/params.hpp"
 #include "services/common/record.hpp"
 #include "services/sql/sql.hpp"
 #include "state_store/typed.hpp"
@@ -51,54 +51,6 @@ std::uint64_t seq_of(std::string_view k) {
   return s;
 }
 
-struct fields {
-  std::uint8_t op;
-  std::uint64_t key;
-  std::int64_t ts;
-  double value;
-  std::string_view text;
-};
-
-bool read_fields(bytes_view b, fields& f, std::string& error) {
-  if (b.size() < record_header_size) {
-    error = "record truncated: " + std::to_string(b.size()) + " bytes, header needs " +
-            std::to_string(record_header_size);
-    return false;
-  }
-  if (b[0] != 1) {
-    error = "record version " + std::to_string(b[0]) + " at byte 0, expected 1";
-    return false;
-  }
-  auto nf = load<std::uint32_t>(b.data() + 4);
-  auto nt = load<std::uint32_t>(b.data() + 32);
-  auto na = load<std::uint32_t>(b.data() + 36);
-  if (nf > record_max_field || nt > record_max_field || na > record_max_field) {
-    error = "record field too long at byte 4..39";
-    return false;
-  }
-  if (b.size() != record_header_size + std::size_t(nf) * 8 + nt + na) {
-    error = "record length " + std::to_string(b.size()) + " does not match its header";
-    return false;
-  }
-  f.op = b[1];
-  f.key = load<std::uint64_t>(b.data() + 8);
-  f.ts = load<std::int64_t>(b.data() + 16);
-  f.value = load<double>(b.data() + 24);
-  f.text = {reinterpret_cast<const char*>(b.data() + record_header_size + std::size_t(nf) * 8), nt};
-  return true;
-}
-
-std::uint64_t param_u64(const service_config& cfg, std::string_view name, std::uint64_t fallback) {
-  auto text = cfg.param(name, "");
-  if (text.empty())
-    return fallback;
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size())
-    throw std::invalid_argument("sql: param " + std::string(name) + "='" + text + "' is not an unsigned integer");
-  return v;
-}
-
 db_options options_from(const service_config& cfg) {
   db_options o;
   o.init_sql = cfg.param("init_sql", "");
@@ -114,8 +66,8 @@ db_options options_from(const service_config& cfg) {
     o.init_sql = s.str();
     o.init_name = file;
   }
-  o.max_steps = static_cast<std::int64_t>(std::min<std::uint64_t>(param_u64(cfg, "max_steps", 50'000'000), INT64_MAX));
-  o.max_reply_bytes = param_u64(cfg, "max_reply_bytes", 1u << 20);
+  o.max_steps = static_cast<std::int64_t>(std::min<std::uint64_t>(param_u64(cfg, "sql", "max_steps", 50'000'000), INT64_MAX));
+  o.max_reply_bytes = param_u64(cfg, "sql", "max_reply_bytes", 1u << 20);
   if (o.max_reply_bytes > record_max_field)
     throw std::invalid_argument("sql: param max_reply_bytes is larger than a record's text (1 MiB)");
   return o;
@@ -124,7 +76,7 @@ db_options options_from(const service_config& cfg) {
 class sql_service final : public service {
  public:
   explicit sql_service(const service_config& cfg)
-      : opts_(options_from(cfg)), checkpoint_rows_(param_u64(cfg, "checkpoint_rows", 100000)) {
+      : opts_(options_from(cfg)), checkpoint_rows_(param_u64(cfg, "sql", "checkpoint_rows", 100000)) {
     auto d = cfg.param("durability", "log");
     if (d != "log" && d != "none")
       throw std::invalid_argument("sql: param durability='" + d + "' must be log or none");
@@ -137,8 +89,8 @@ class sql_service final : public service {
   }
 
   void handle(const request& req, service_context& ctx) override {
-    fields f;
-    if (!read_fields(req.payload, f, error_)) {
+    record_fields f;
+    if (!read_record_fields(req.payload, f, error_)) {
       ctx.reject(error_);
       return;
     }
@@ -152,7 +104,7 @@ class sql_service final : public service {
       record r;
       r.op = status_rows;
       r.key = f.key;
-      r.ts_ns = f.ts;
+      r.ts_ns = f.ts_ns;
       r.value = double(rows);
       r.text = std::move(result_);
       encode(r, reply_);
@@ -160,14 +112,14 @@ class sql_service final : public service {
       ctx.reply(reply_);
       return;
     }
-    if (!db_->insert(f.key, f.ts, f.value, f.text, error_)) {
+    if (!db_->insert(f.key, f.ts_ns, f.value, f.text, error_)) {
       ctx.reject(error_);
       return;
     }
     if (log_) {
       append<std::uint32_t>(pending_, static_cast<std::uint32_t>(row_header + f.text.size()));
       append(pending_, f.key);
-      append(pending_, f.ts);
+      append(pending_, f.ts_ns);
       append(pending_, f.value);
       pending_.append(f.text);
       ++pending_rows_;

@@ -1,17 +1,15 @@
 // `e3 svc top_ranker --csv FILE --key-col C --value-col C --k K [--window N]`: top-K per window
 // of a CSV stream, one block per window.
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "services/top_ranker/csv.hpp"
+#include "services/common/cli.hpp"
+#include "services/common/csv.hpp"
 #include "services/top_ranker/service.hpp"
 #include "services/top_ranker/top_ranker.hpp"
 
@@ -51,15 +49,8 @@ int top_ranker_svc_main(int argc, char** argv) {
       ->check(CLI::IsMember({"sum", "max", "last", "count"}));
   app.add_option("--algorithm", algo, "pqs (partial quicksort) or select (quickselect + sort)")
       ->check(CLI::IsMember({"pqs", "select"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "e3 svc top_ranker: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_svc_args(app, argc, argv, "top_ranker"))
+    return *code;
   top_ranker::options opt;
   opt.k = k;
   opt.window_records = window;
@@ -70,25 +61,15 @@ int top_ranker_svc_main(int argc, char** argv) {
     return 2;
   }
 
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << path << ": cannot open: " << std::strerror(errno) << "\n";
+  csv::file_reader in;
+  std::string err;
+  if (!in.open(path, err)) {
+    std::cerr << err << "\n";
     return 2;
   }
-  std::string line, err;
-  std::vector<std::string> header, fields;
-  if (!std::getline(in, line)) {
-    std::cerr << path << ":1: empty file (a header line is needed)\n";
-    return 2;
-  }
-  if (!line.empty() && line.back() == '\r')
-    line.pop_back();
-  if (!top_ranker::split_csv(line, header, err)) {
-    std::cerr << path << ":1: " << err << "\n";
-    return 2;
-  }
-  int kc = top_ranker::column_index(header, key_col);
-  int vc = value_col.empty() ? -1 : top_ranker::column_index(header, value_col);
+  const auto& header = in.header();
+  int kc = csv::column_index(header, key_col);
+  int vc = value_col.empty() ? -1 : csv::column_index(header, value_col);
   if (kc < 0 || (!value_col.empty() && vc < 0)) {
     std::cerr << path << ":1: no column '" << (kc < 0 ? key_col : value_col) << "' in the header\n";
     return 2;
@@ -100,36 +81,25 @@ int top_ranker_svc_main(int argc, char** argv) {
     std::size_t line;
   };
   std::vector<row> rows;
-  for (std::size_t no = 2; std::getline(in, line); ++no) {
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.empty())
-      continue;
+  std::vector<std::string> fields;
+  while (in.next(fields, err)) {
     auto fail = [&](const std::string& what) {
-      std::cerr << path << ":" << no << ": " << what << "\n";
+      std::cerr << in.where() << what << "\n";
       return 2;
     };
-    if (!top_ranker::split_csv(line, fields, err))
+    row r{0, 1.0, in.line_no()};
+    if (!csv::read_unsigned(header, fields, kc, r.key, err))
       return fail(err);
-    if (fields.size() != header.size())
-      return fail(std::to_string(fields.size()) + " fields, the header has " + std::to_string(header.size()));
-    row r{0, 1.0, no};
-    const auto& ks = fields[std::size_t(kc)];
-    auto [kend, kec] = std::from_chars(ks.data(), ks.data() + ks.size(), r.key);
-    if (kec != std::errc() || kend != ks.data() + ks.size() || ks.empty())
-      return fail("column '" + header[std::size_t(kc)] + "': '" + ks + "' is not an unsigned integer");
     if (vc >= 0) {
-      const auto& vs = fields[std::size_t(vc)];
-      auto [vend, vec] = std::from_chars(vs.data(), vs.data() + vs.size(), r.value);
-      if (vec != std::errc() || vend != vs.data() + vs.size() || vs.empty())
-        return fail("column '" + header[std::size_t(vc)] + "': '" + vs + "' is not a number");
+      if (!csv::read_number(header, fields, vc, r.value, err))
+        return fail(err);
       if (std::isnan(r.value))
         return fail("column '" + header[std::size_t(vc)] + "': NaN is not a score");
     }
     rows.push_back(r);
   }
-  if (in.bad()) {
-    std::cerr << path << ": read error\n";
+  if (!err.empty()) {
+    std::cerr << err << "\n";
     return 2;
   }
 

@@ -1,10 +1,10 @@
 // Top ranker binding: the service over the windowed ranker, its reliable state, registration.
 #include "services/top_ranker/service.hpp"
 
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
+#include "services/common/params.hpp"
 #include "services/common/record.hpp"
 #include "services/top_ranker/top_ranker.hpp"
 #include "state_store/typed.hpp"
@@ -17,60 +17,13 @@ using namespace top_ranker;
 constexpr std::string_view items_table = "top_ranker.items";
 constexpr std::string_view window_table = "top_ranker.window";
 
-template <class T>
-T load(const std::uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
-// Reads key, ts and value of a record after the same checks as decode_record, without copies.
-bool read_fields(bytes_view b, std::uint64_t& key, std::int64_t& ts, double& value, std::string& error) {
-  if (b.size() < record_header_size) {
-    error = "record truncated: " + std::to_string(b.size()) + " bytes, header needs " +
-            std::to_string(record_header_size);
-    return false;
-  }
-  if (b[0] != 1) {
-    error = "record version " + std::to_string(b[0]) + " at byte 0, expected 1";
-    return false;
-  }
-  auto nf = load<std::uint32_t>(b.data() + 4);
-  auto nt = load<std::uint32_t>(b.data() + 32);
-  auto na = load<std::uint32_t>(b.data() + 36);
-  if (nf > record_max_field || nt > record_max_field || na > record_max_field) {
-    error = "record field too long at byte 4..39";
-    return false;
-  }
-  if (b.size() != record_header_size + std::size_t(nf) * 8 + nt + na) {
-    error = "record length " + std::to_string(b.size()) + " does not match its header";
-    return false;
-  }
-  key = load<std::uint64_t>(b.data() + 8);
-  ts = load<std::int64_t>(b.data() + 16);
-  value = load<double>(b.data() + 24);
-  return true;
-}
-
-std::uint64_t param_u64(const service_config& cfg, std::string_view name, std::uint64_t fallback) {
-  auto text = cfg.param(name, "");
-  if (text.empty())
-    return fallback;
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size())
-    throw std::invalid_argument("top_ranker: param " + std::string(name) + "='" + text +
-                                "' is not an unsigned integer");
-  return v;
-}
-
 options options_from(const service_config& cfg) {
   options o;
-  o.k = param_u64(cfg, "k", 10);
+  o.k = param_u64(cfg, "top_ranker", "k", 10);
   if (o.k == 0 || o.k > 100000)
     throw std::invalid_argument("top_ranker: param k must be 1..100000");
-  o.window_records = param_u64(cfg, "window", 1000);
-  auto wns = param_u64(cfg, "window_ns", 0);
+  o.window_records = param_u64(cfg, "top_ranker", "window", 1000);
+  auto wns = param_u64(cfg, "top_ranker", "window_ns", 0);
   if (wns > std::uint64_t(INT64_MAX))
     throw std::invalid_argument("top_ranker: param window_ns is too large");
   o.window_ns = static_cast<std::int64_t>(wns);
@@ -94,15 +47,13 @@ class top_ranker_service final : public service {
   explicit top_ranker_service(const service_config& cfg) : ranker_(options_from(cfg)) {}
 
   void handle(const request& req, service_context& ctx) override {
-    std::uint64_t key;
-    std::int64_t ts;
-    double value;
-    if (!read_fields(req.payload, key, ts, value, error_)) {
+    record_fields f;
+    if (!read_record_fields(req.payload, f, error_)) {
       ctx.reject(error_);
       return;
     }
-    if (!ranker_.add(key, value, ts)) {
-      ctx.reject("top_ranker: value of item " + std::to_string(key) + " is NaN or would make its score NaN");
+    if (!ranker_.add(f.key, f.value, f.ts_ns)) {
+      ctx.reject("top_ranker: value of item " + std::to_string(f.key) + " is NaN or would make its score NaN");
       return;
     }
     if (ranker_.closed().empty()) {

@@ -16,9 +16,9 @@
 
 #include "actors/local_context.hpp"
 #include "services/common/record.hpp"
-#include "services/top_ranker/csv.hpp"
 #include "services/top_ranker/service.hpp"
 #include "services/top_ranker/top_ranker.hpp"
+#include "tests/services/common/svc_test.hpp"
 
 using namespace e3;
 using namespace e3::services;
@@ -294,14 +294,7 @@ TEST(TopRankerWindows, TimeWindowsCloseBeforeTheRecordThatOpensTheNextPeriod) {
 
 namespace {
 
-const service_kind& kind() {
-  static service_registry reg = [] {
-    service_registry r;
-    register_top_ranker(r);
-    return r;
-  }();
-  return reg.at("top_ranker");
-}
+const service_kind& kind() { return svc_test::registered_kind<register_top_ranker>("top_ranker"); }
 
 std::unique_ptr<service> make(std::map<std::string, std::string, std::less<>> params = {}) {
   service_config cfg;
@@ -439,47 +432,16 @@ TEST(TopRankerService, SyntheticRequestsAreAcceptedAtEverySize) {
   }
 }
 
-TEST(TopRankerCsv, SplitsQuotedFields) {
-  std::vector<std::string> f;
-  std::string err;
-  ASSERT_TRUE(split_csv("1,\"Toy Story, (1995)\",\"say \"\"hi\"\"\",", f, err));
-  EXPECT_EQ(f, (std::vector<std::string>{"1", "Toy Story, (1995)", "say \"hi\"", ""}));
-  EXPECT_FALSE(split_csv("1,\"open", f, err));
-  EXPECT_NE(err.find("unterminated"), std::string::npos);
-  EXPECT_FALSE(split_csv("\"a\"b,c", f, err));
-}
-
 namespace {
 
-struct harness_result {
-  int code;
-  std::string out, err;
-};
-
-harness_result run_harness(std::vector<std::string> args) {
-  args.insert(args.begin(), "top_ranker");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* o = std::cout.rdbuf(out.rdbuf());
-  auto* e = std::cerr.rdbuf(err.rdbuf());
-  int code = top_ranker_svc_main(int(argv.size()), argv.data());
-  std::cout.rdbuf(o);
-  std::cerr.rdbuf(e);
-  return {code, out.str(), err.str()};
-}
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
+svc_test::svc_run run_harness(std::vector<std::string> args) {
+  return svc_test::run_svc_main(top_ranker_svc_main, "top_ranker", std::move(args));
 }
 
 }  // namespace
 
 TEST(TopRankerHarness, PrintsEachWindowsTopK) {
-  auto path = write_temp("tr_small.csv", "item,score\n5,1.5\n2,3\n5,2\n9,0.25\n1,3\n");
+  auto path = svc_test::write_temp("tr_small.csv", "item,score\n5,1.5\n2,3\n5,2\n9,0.25\n1,3\n");
   auto r = run_harness({"--csv", path, "--key-col", "item", "--value-col", "2", "--k", "2", "--window", "3"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
@@ -506,15 +468,15 @@ TEST(TopRankerHarness, MovieLensCountsMatchBruteForce) {
 }
 
 TEST(TopRankerHarness, BadRowsNameFileAndLineAndExitTwo) {
-  auto path = write_temp("tr_bad.csv", "item,score\n5,1.5\nx7,2\n");
+  auto path = svc_test::write_temp("tr_bad.csv", "item,score\n5,1.5\nx7,2\n");
   auto r = run_harness({"--csv", path, "--key-col", "item", "--value-col", "score"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, path + ":3: column 'item': 'x7' is not an unsigned integer\n");
   EXPECT_EQ(r.out, "");
-  path = write_temp("tr_bad2.csv", "item,score\n5,1.5,9\n");
+  path = svc_test::write_temp("tr_bad2.csv", "item,score\n5,1.5,9\n");
   r = run_harness({"--csv", path, "--key-col", "item", "--value-col", "score"});
   EXPECT_EQ(r.err, path + ":2: 3 fields, the header has 2\n");
-  path = write_temp("tr_bad3.csv", "item,score\n5,abc\n");
+  path = svc_test::write_temp("tr_bad3.csv", "item,score\n5,abc\n");
   r = run_harness({"--csv", path, "--key-col", "item", "--value-col", "score"});
   EXPECT_EQ(r.err, path + ":2: column 'score': 'abc' is not a number\n");
   r = run_harness({"--csv", path, "--key-col", "nope", "--value-col", "score"});
