@@ -70,7 +70,8 @@ evaluation evaluate_many(const std::vector<const app_dag*>& dags, const topo::cl
       auto x = pl.node_of[e.from], y = pl.node_of[e.to];
       auto k = c.path(x, y);
       ev.paths[std::size_t(k)].edges++;
-      if (k != topo::path_kind::local) {
+      // Host-SmartNIC messages of one server cross PCIe, not the card's Ethernet ports.
+      if (k != topo::path_kind::local && k != topo::path_kind::pcie) {
         double bits = rate * e.rate * d.nodes[e.to].request_bytes * 8 / 1e9;
         gbit[x] += bits;
         gbit[y] += bits;
