@@ -2,6 +2,7 @@
 #include "topology/service_profile.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <stdexcept>
 
@@ -132,10 +133,29 @@ std::vector<service_profile> build_service_profiles(std::string_view table1_csv,
   return out;
 }
 
+namespace {
+std::atomic<profile_source> selected{profile_source::measured};
+}  // namespace
+
+void use_service_profiles(profile_source s) { selected.store(s); }
+
+profile_source service_profile_source() { return selected.load(); }
+
+std::string_view to_string(profile_source s) { return s == profile_source::table1 ? "table1" : "measured"; }
+
+profile_source parse_profile_source(std::string_view s) {
+  if (s == "measured")
+    return profile_source::measured;
+  if (s == "table1")
+    return profile_source::table1;
+  throw std::invalid_argument("unknown profile source '" + std::string(s) + "' (known: measured, table1)");
+}
+
 const std::vector<service_profile>& service_profiles() {
-  static const std::vector<service_profile> all =
+  static const std::vector<service_profile> measured =
       build_service_profiles(embedded::table1_csv, embedded::measured_profiles_csv);
-  return all;
+  static const std::vector<service_profile> table1 = build_service_profiles(embedded::table1_csv, "");
+  return selected.load() == profile_source::table1 ? table1 : measured;
 }
 
 const service_profile* find_service_profile(std::string_view kind) {

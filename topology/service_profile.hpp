@@ -60,7 +60,23 @@ struct service_profile {
 /// clock) and the LiquidIO's 12 cores 2.033 M/s (5.9 µs per request per cnMIPS core).
 double stack_us(core_type t, double clock_ghz);
 
-/// Every kind's profile (Table 1, with measured data applied where it exists), in Table 1 order.
+/// Where the process's service profiles come from.
+enum class profile_source {
+  measured,  ///< Table 1 with this machine's measured handler times and memory (the default)
+  table1,    ///< Table 1 alone: the paper's testbed, for comparing with the paper's figures
+};
+
+/// Selects the profiles every later placement, evaluation and emulation of this process uses.
+/// A program sets it once, from its command line, before placing anything.
+void use_service_profiles(profile_source s);
+/// The selected source.
+profile_source service_profile_source();
+/// "measured" or "table1".
+std::string_view to_string(profile_source s);
+/// Parses "measured" or "table1"; throws std::invalid_argument naming the value otherwise.
+profile_source parse_profile_source(std::string_view s);
+
+/// Every kind's profile from the selected source (use_service_profiles), in Table 1 order.
 const std::vector<service_profile>& service_profiles();
 
 /// The profile of `kind`, or nullptr.

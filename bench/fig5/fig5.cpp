@@ -11,6 +11,7 @@
 
 #include "bench/cluster_model/charts.hpp"
 #include "bench/cluster_model/cluster_model.hpp"
+#include "bench/common/profiles_option.hpp"
 #include "bench/common/report.hpp"
 #include "bench/placement/workload.hpp"
 
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 10000.0));
   cli.add_flag("--no-sim", no_sim, "latency from the evaluation model only (no p99)");
   cli.add_option("--svg", svg_path, "write the figure (energy efficiency, mean and p99 latency) as SVG here");
+  bench::add_profiles_option(cli);
   cli.add_flag("--json", json_out, "machine-readable output");
   try {
     cli.parse(argc, argv);
@@ -208,6 +210,8 @@ int main(int argc, char** argv) {
   rep.extra()["classes"] = class_json;
   rep.extra()["latency_load"] = latency_load;
   rep.extra()["modelled"] = true;
+  rep.extra()["profiles"] = bench::profiles_in_use();
+  rep.note("service profiles: " + bench::profiles_in_use() + " (--profiles measured|table1)");
   if (!svg_path.empty()) {
     std::vector<std::string> docs = {bench::svg::bar_chart(ee), bench::svg::bar_chart(mean_chart)};
     if (!no_sim)

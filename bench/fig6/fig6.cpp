@@ -11,6 +11,7 @@
 
 #include "apps/manifest.hpp"
 #include "apps/placement_report.hpp"
+#include "bench/common/profiles_option.hpp"
 #include "bench/common/report.hpp"
 #include "bench/fig6/compare.hpp"
 #include "bench/placement/workload.hpp"
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   app.add_option("--sa-iterations", sa_iterations, "annealing iteration limit")->check(CLI::Range(1, 1'000'000'000));
   app.add_option("--ilp-seconds", ilp_seconds, "ILP time limit per app (s)")->check(CLI::Range(0.01, 3600.0));
   app.add_flag("--json", json_out, "machine-readable output");
+  bench::add_profiles_option(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -193,6 +195,8 @@ int main(int argc, char** argv) {
   rep.extra()["apps"] = apps_json;
   rep.extra()["headline"] = headline;
   rep.extra()["cluster"] = cluster_name;
+  rep.extra()["profiles"] = bench::profiles_in_use();
+  rep.note("service profiles: " + bench::profiles_in_use() + " (--profiles measured|table1)");
   rep.print(json_out);
   return 0;
 }

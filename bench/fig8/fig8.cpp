@@ -11,6 +11,7 @@
 
 #include "bench/cluster_model/charts.hpp"
 #include "bench/cluster_model/cluster_model.hpp"
+#include "bench/common/profiles_option.hpp"
 #include "bench/common/report.hpp"
 
 namespace {
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"throughput", "rpj"}));
   cli.add_flag("--no-sim", no_sim, "skip the simulator cross-check");
   cli.add_option("--svg", svg_path, "write the figure (normalised power against load) as SVG here");
+  bench::add_profiles_option(cli);
   cli.add_flag("--json", json_out, "machine-readable output");
   try {
     cli.parse(argc, argv);
@@ -141,6 +143,8 @@ int main(int argc, char** argv) {
   rep.extra()["idle_w"] = idle_w;
   rep.extra()["cluster"] = cluster_name;
   rep.extra()["modelled"] = true;
+  rep.extra()["profiles"] = bench::profiles_in_use();
+  rep.note("service profiles: " + bench::profiles_in_use() + " (--profiles measured|table1)");
   if (!svg_path.empty()) {
     if (!bench::svg::write_file(svg_path, bench::svg::line_chart(chart), "e3 bench fig8"))
       return 1;

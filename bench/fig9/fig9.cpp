@@ -12,6 +12,7 @@
 
 #include "bench/cluster_model/charts.hpp"
 #include "bench/cluster_model/cluster_model.hpp"
+#include "bench/common/profiles_option.hpp"
 #include "bench/common/report.hpp"
 #include "bench/placement/workload.hpp"
 
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   cli.add_option("--ecmp-flows", ecmp_flows, "client flows hashed to find each port's ECMP share")
       ->check(CLI::Range(1, 1'000'000));
   cli.add_option("--svg", svg_path, "write the figure (throughput and energy efficiency, log y) as SVG here");
+  bench::add_profiles_option(cli);
   cli.add_flag("--json", json_out, "machine-readable output");
   try {
     cli.parse(argc, argv);
@@ -182,6 +184,8 @@ int main(int argc, char** argv) {
   rep.extra()["paper"] = {{"throughput_ratio", 2.9}, {"ee_ratio", 2.7}, {"app", "nfv-fin"}, {"host_bandwidth_ratio", 4}};
   rep.extra()["host_gbps"] = {{"shared", shared.host_gbps}, {"dedicated", dedicated.host_gbps}};
   rep.extra()["modelled"] = true;
+  rep.extra()["profiles"] = bench::profiles_in_use();
+  rep.note("service profiles: " + bench::profiles_in_use() + " (--profiles measured|table1)");
   if (!svg_path.empty()) {
     if (!bench::svg::write_file(svg_path,
                                 bench::svg::panels({bench::svg::bar_chart(thr), bench::svg::bar_chart(ee)}, 760, 440, 1),

@@ -10,6 +10,7 @@
 
 #include "bench/cluster_model/charts.hpp"
 #include "bench/cluster_model/cluster_model.hpp"
+#include "bench/common/profiles_option.hpp"
 #include "bench/common/report.hpp"
 
 namespace {
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   cli.add_option("--years", max_years, "cost efficiency up to this many years of ownership")->check(CLI::Range(0.25, 50.0));
   cli.add_option("--year-step", year_step, "step of the cost curve (years)")->check(CLI::Range(0.01, 10.0));
   cli.add_option("--svg", svg_path, "write Fig. 10 (one panel per app) as SVG here");
+  bench::add_profiles_option(cli);
   cli.add_flag("--json", json_out, "machine-readable output");
   try {
     cli.parse(argc, argv);
@@ -190,6 +192,8 @@ int main(int argc, char** argv) {
   rep.extra()["claims"] = claims;
   rep.extra()["years"] = years;
   rep.extra()["modelled"] = true;
+  rep.extra()["profiles"] = bench::profiles_in_use();
+  rep.note("service profiles: " + bench::profiles_in_use() + " (--profiles measured|table1)");
   if (!svg_path.empty()) {
     if (!bench::svg::write_file(svg_path, bench::svg::panels(panels, 720, 440, 3), "e3 bench table5"))
       return 1;
