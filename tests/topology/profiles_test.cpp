@@ -162,6 +162,29 @@ TEST(ServiceProfiles, CompiledProfilesKeepTable1FactsAndRatios) {
   EXPECT_THROW(service_profile_of("blockchain"), std::invalid_argument);
 }
 
+TEST(ServiceProfiles, TheSelectedSourceIsWhatEveryLookupSees) {
+  auto table1 = build_service_profiles(e3::embedded::table1_csv, "");
+  ASSERT_EQ(service_profile_source(), profile_source::measured);
+  use_service_profiles(profile_source::table1);
+  for (const auto& t : table1) {
+    EXPECT_DOUBLE_EQ(service_profile_of(t.kind).host_us, t.host_us) << t.kind;
+    EXPECT_EQ(service_profile_of(t.kind).source, t.source) << t.kind;
+  }
+  use_service_profiles(profile_source::measured);
+  bool any_measured = false;
+  for (const auto& p : service_profiles())
+    any_measured |= p.source.rfind("measured", 0) == 0;
+  EXPECT_TRUE(any_measured);
+  EXPECT_EQ(parse_profile_source("table1"), profile_source::table1);
+  EXPECT_EQ(to_string(parse_profile_source("measured")), "measured");
+  try {
+    parse_profile_source("Table1");
+    FAIL() << "a wrong spelling was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'Table1'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ServiceProfiles, MeasuredCurveReplacesHostTimeAndKeepsSmartNicRatio) {
   std::string t1 = "service,dpdk_rps,dpdk_cores,dpdk_active_w,nic_rps,nic_active_w\n"
                    "EMA,1000000,4,50,1200000,22\n";
