@@ -12,8 +12,10 @@ namespace {
 constexpr std::string_view magic = "E3SNAP01";
 
 void put_u64(std::string& out, std::uint64_t v) {
+  char b[8];
   for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out.append(b, 8);
 }
 
 void put_str(std::string& out, std::string_view s) {
@@ -62,7 +64,21 @@ class reader {
 }  // namespace
 
 std::string encode_snapshot(const snapshot_contents& c) {
-  std::string out(magic);
+  // One allocation: the exact size first (a large instance's snapshot is ~100 MB).
+  std::size_t size = magic.size() + 8;
+  for (const auto& [name, entries] : c.tables) {
+    size += 1 + 8 + name.size() + 8;
+    for (const auto& [k, v] : entries)
+      size += 16 + k.size() + v.size();
+  }
+  for (const auto& [name, slots] : c.arrays) {
+    size += 1 + 8 + name.size() + 8;
+    for (const auto& v : slots)
+      size += 8 + v.size();
+  }
+  std::string out;
+  out.reserve(size);
+  out.append(magic);
   put_u64(out, c.tables.size() + c.arrays.size());
   for (const auto& [name, entries] : c.tables) {
     out.push_back('T');
@@ -104,9 +120,14 @@ snapshot_contents decode_snapshot(std::string_view bytes) {
       if (c.tables.count(name))
         r.fail("duplicate table '" + name + "'");
       auto& t = c.tables[name];
+      // Keys come in order (encode_snapshot walks the map), so each goes at the end in O(1).
       for (std::uint64_t e = 0; e < entries; ++e) {
-        std::string k(r.str("key"));
-        t[std::move(k)] = std::string(r.str("value"));
+        auto k = r.str("key");
+        auto v = r.str("value");
+        auto before = t.size();
+        t.emplace_hint(t.end(), k, v);
+        if (t.size() == before)
+          r.fail("duplicate key in table '" + name + "'");
       }
     } else if (kind == 'A') {
       if (c.arrays.count(name))

@@ -74,3 +74,32 @@ TEST(Snapshot, ErrorNamesTheByteOffset) {
     EXPECT_NE(std::string(e.what()).find("byte 0: truncated collection count"), std::string::npos) << e.what();
   }
 }
+
+TEST(Snapshot, ADuplicateKeyIsCorruptionNotAnOverwrite) {
+  snapshot_contents c;
+  c.tables["t"] = {{"a", "1"}, {"b", "2"}};
+  auto snap = encode_snapshot(c);
+  // Rename key "b" to "a": the same key twice in one table.
+  auto at = snap.rfind('b');
+  ASSERT_NE(at, std::string::npos);
+  snap[at] = 'a';
+  try {
+    decode_snapshot(snap);
+    FAIL() << "a snapshot with a key twice was accepted";
+  } catch (const state_error& e) {
+    EXPECT_NE(std::string(e.what()).find("duplicate key in table 't'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Snapshot, RoundTripOfManyKeysIsExact) {
+  snapshot_contents c;
+  auto& t = c.tables["big"];
+  for (int i = 0; i < 20000; ++i)
+    t.emplace("key-" + std::to_string(i), std::string(std::size_t(i % 97), char('a' + i % 26)));
+  c.arrays["slots"] = {"x", "", "zz"};
+  auto snap = encode_snapshot(c);
+  auto back = decode_snapshot(snap);
+  EXPECT_EQ(back.tables, c.tables);
+  EXPECT_EQ(back.arrays, c.arrays);
+  EXPECT_EQ(encode_snapshot(back), snap);
+}
