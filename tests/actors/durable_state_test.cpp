@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "actors/runtime.hpp"
+#include "tests/actors/cluster_test_util.hpp"
 #include "apps/manifest.hpp"
 #include "services/common/record.hpp"
 #include "services/services.hpp"
@@ -20,14 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const service_registry& registry() {
-  static const service_registry reg = [] {
-    service_registry r;
-    services::register_all(r);
-    return r;
-  }();
-  return reg;
-}
+using test::record_bytes;
+using test::registry;
+using test::wait_idle;
 
 struct temp_dir {
   fs::path path;
@@ -55,21 +51,6 @@ services:
 entry: [kvs]
 )",
                               "kv.yaml");
-}
-
-bytes record_bytes(std::uint8_t op, std::uint64_t key, std::string text = {}, std::string aux = {}) {
-  services::record r;
-  r.op = op;
-  r.key = key;
-  r.text = std::move(text);
-  r.aux = std::move(aux);
-  return services::encode(r);
-}
-
-void wait_idle(rt::client& c, std::chrono::milliseconds timeout = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (c.outstanding() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
 }
 
 std::string value_of(std::uint64_t k) { return "value-" + std::to_string(k * 7919); }

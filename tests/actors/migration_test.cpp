@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "actors/runtime.hpp"
+#include "tests/actors/cluster_test_util.hpp"
 #include "apps/manifest.hpp"
 #include "services/common/record.hpp"
 #include "services/services.hpp"
@@ -15,34 +16,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const service_registry& registry() {
-  static const service_registry reg = [] {
-    service_registry r;
-    services::register_all(r);
-    return r;
-  }();
-  return reg;
-}
+using test::record_bytes;
+using test::registry;
+using test::wait_idle;
 
 rt::runtime_options options() {
   rt::runtime_options o;
   o.dilation = 20;
   return o;
-}
-
-bytes record_bytes(std::uint8_t op, std::uint64_t key, std::string text = {}, std::string aux = {}) {
-  services::record r;
-  r.op = op;
-  r.key = key;
-  r.text = std::move(text);
-  r.aux = std::move(aux);
-  return services::encode(r);
-}
-
-void wait_idle(rt::client& c, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (c.outstanding() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
 }
 
 // Another node than `n` that may run the instance: the host of n's server, else any host.

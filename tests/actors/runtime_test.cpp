@@ -7,6 +7,7 @@
 
 #include "actors/local_context.hpp"
 #include "actors/runtime.hpp"
+#include "tests/actors/cluster_test_util.hpp"
 #include "actors/wire.hpp"
 #include "apps/manifest.hpp"
 #include "services/services.hpp"
@@ -16,14 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const service_registry& registry() {
-  static const service_registry reg = [] {
-    service_registry r;
-    services::register_all(r);
-    return r;
-  }();
-  return reg;
-}
+using test::registry;
 
 // count (2 shards) → ema (2 shards): both stateful, one backup each.
 sched::app_spec small_app(int replicas = 1, bool second_on_host = false) {
