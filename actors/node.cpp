@@ -17,12 +17,15 @@ std::uint32_t client_of(std::uint64_t request_id) { return std::uint32_t(request
 
 std::int64_t us_to_ns(double us) { return std::int64_t(us * 1000.0 + 0.5); }
 
-/// A shard's state in a durable store is named after the shard (its primary instance), so a
-/// backup that takes over opens what its primary replicated to it.
-std::string shard_state_name(const node_plan& plan, std::uint32_t instance) {
+/// The shard an instance serves, by its primary's id (a backup's replica_of).
+std::uint32_t shard_primary(const node_plan& plan, std::uint32_t instance) {
   auto p = plan.dag.nodes.at(instance).replica_of;
-  return "shard-" + std::to_string(p >= 0 ? std::uint32_t(p) : instance);
+  return p >= 0 ? std::uint32_t(p) : instance;
 }
+
+/// A shard's state in a durable store is named after the shard, so a backup that takes over
+/// opens what its primary replicated to it.
+std::string shard_state_name(std::uint32_t primary) { return "shard-" + std::to_string(primary); }
 
 /// Sends a primary's commits to the store of the node where its shard's backup runs, and waits
 /// until that store has applied them durably (rocksdb_store::apply_replica). In-process: the
@@ -185,7 +188,7 @@ void node_host::drop_state(std::uint32_t instance) {
   parked_.erase(instance);
   if (store_ && opened && plan_) {
     // The instance moved away: its shard's data here goes too (the destination has it now).
-    auto name = shard_state_name(*plan_, instance);
+    auto name = shard_state_name(shard_primary(*plan_, instance));
     for (const auto& i : store_->instances())
       if (i.name == name && i.role == state::instance_role::primary)
         store_->drop_instance(name);
@@ -234,14 +237,13 @@ state::collections& node_host::collections(std::uint32_t instance) {
     c = state::make_memory_collections();
     return *c;
   }
-  auto name = shard_state_name(*plan, instance);
+  auto primary = shard_primary(*plan, instance);
+  auto name = shard_state_name(primary);
   for (const auto& i : store_->instances())
     if (i.name == name && i.role == state::instance_role::replica)
       store_->promote(name);  // a backup taking over: what its primary acknowledged is here
   // Commits go first to the node of the shard's first backup other than this instance.
   state::replication_target* backup = nullptr;
-  auto primary = plan->dag.nodes[instance].replica_of >= 0 ? std::uint32_t(plan->dag.nodes[instance].replica_of)
-                                                           : instance;
   for (auto r : plan->dag.replicas.at(primary)) {
     if (r == instance)
       continue;
